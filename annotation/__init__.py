@@ -1,0 +1,1 @@
+"""DocSTN annotation package."""

@@ -1,0 +1,1 @@
+"""DocSTN service package."""

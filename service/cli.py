@@ -1,0 +1,52 @@
+"""The ``docstn`` console script.
+
+Each package owns the sub-commands of its own domain (``stn.cli``, ``annotation.cli``, ``workers.cli``,
+``service.commands``); this root only names them and imports a sub-command's module when it is run, so that
+``docstn synth`` does not pay for importing torch and ``docstn warp`` does not import FastAPI.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+__all__ = ["COMMANDS", "main"]
+
+# sub-command -> "module:attribute" of a click command
+COMMANDS: dict[str, str] = {
+    "warp": "stn.cli:warp",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def __init__(self, *args, lazy: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self.lazy)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.lazy.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Listing help imports every module; keep `docstn --help` honest but cheap by showing names only.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, self.lazy[name].split(":")[0]) for name in self.list_commands(ctx)])
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="docstn")
+def main() -> None:
+    """DocSTN: find the document in a photo, tell which way is up, return the rectified crop."""
+
+
+if __name__ == "__main__":
+    main()
