@@ -1,0 +1,86 @@
+"""Pixel and normalised coordinates (shared/DESIGN.md §2).
+
+Convention:
+    Points are (x, y); sizes are (H, W). Pixel coordinates follow OpenCV: (0, 0) is the centre of the top-left
+    pixel and an image spans [-0.5, W-0.5] x [-0.5, H-0.5]. Normalised coordinates follow PyTorch with
+    ``align_corners=False``: ``x_n = (2x + 1) / W - 1``, so -1 and +1 are the outer edges of the image.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["OUTPUT_CORNERS_NORM", "norm_from_px", "norm_to_px", "px_to_norm", "size_hw"]
+
+# The output frame's corners TL, TR, BR, BL in normalised coordinates: the image's outer edges.
+OUTPUT_CORNERS_NORM = ((-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0))
+
+
+def size_hw(size) -> tuple[int, int]:
+    """Validate an ``(H, W)`` size and return it as a tuple of two positive ints."""
+    try:
+        h, w = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"size: expected (H, W) with two positive integers, got {size!r}") from None
+    if h <= 0 or w <= 0:
+        raise ValueError(f"size: expected (H, W) with two positive integers, got {size!r}")
+    return h, w
+
+
+def norm_from_px(size, *, dtype=torch.float64, device=None) -> torch.Tensor:
+    """The 3x3 matrix mapping pixel coordinates to normalised ones for an image of ``size``.
+
+    Args:
+        size: (H, W) of the image.
+
+    Returns:
+        (3, 3) tensor ``N`` with ``[x_n, y_n, 1]^T = N @ [x, y, 1]^T``.
+
+    Example:
+        >>> norm_from_px((2, 4)) @ torch.tensor([-0.5, -0.5, 1.0], dtype=torch.float64)
+        tensor([-1., -1.,  1.], dtype=torch.float64)
+    """
+    h, w = size_hw(size)
+    return torch.tensor(
+        [[2.0 / w, 0.0, 1.0 / w - 1.0], [0.0, 2.0 / h, 1.0 / h - 1.0], [0.0, 0.0, 1.0]],
+        dtype=dtype,
+        device=device,
+    )
+
+
+def px_to_norm(points: torch.Tensor, size) -> torch.Tensor:
+    """Pixel (x, y) -> normalised (x_n, y_n) for an image of ``size`` (H, W).
+
+    Args:
+        points: (..., 2) pixel coordinates.
+
+    Returns:
+        (..., 2) normalised coordinates.
+
+    Example:
+        >>> px_to_norm(torch.tensor([[0.0, 0.0], [3.5, 1.5]]), (2, 4))
+        tensor([[-0.7500, -0.5000],
+                [ 1.0000,  1.0000]])
+    """
+    h, w = size_hw(size)
+    scale = points.new_tensor([w, h])
+    return (2 * points + 1) / scale - 1
+
+
+def norm_to_px(points: torch.Tensor, size) -> torch.Tensor:
+    """Normalised (x_n, y_n) -> pixel (x, y) for an image of ``size`` (H, W); inverse of :func:`px_to_norm`.
+
+    Args:
+        points: (..., 2) normalised coordinates.
+
+    Returns:
+        (..., 2) pixel coordinates.
+
+    Example:
+        >>> norm_to_px(torch.tensor([[-1.0, -1.0], [1.0, 1.0]]), (2, 4))
+        tensor([[-0.5000, -0.5000],
+                [ 3.5000,  1.5000]])
+    """
+    h, w = size_hw(size)
+    scale = points.new_tensor([w, h])
+    return ((points + 1) * scale - 1) / 2
