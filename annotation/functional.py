@@ -25,7 +25,9 @@ __all__ = [
     "lighting_gain",
     "place_quad",
     "random_background",
+    "random_warp_matrix",
     "shadow_gain",
+    "warp_image",
 ]
 
 
@@ -238,3 +240,56 @@ def jpeg_roundtrip(image: np.ndarray, quality: int) -> tuple[np.ndarray, bytes]:
     data = buf.tobytes()
     decoded = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     return decoded, data
+
+
+def random_warp_matrix(
+    width: int,
+    height: int,
+    rng: np.random.Generator,
+    *,
+    rotate: float = 180.0,
+    perspective: float = 0.06,
+    scale: tuple[float, float] = (0.8, 1.1),
+    translate: float = 0.1,
+) -> np.ndarray:
+    """A random photo-to-photo homography (3x3, input pixel -> output pixel, same size).
+
+    A camera tilt (each image corner moved by up to ``perspective`` of the image size), then a rotation by an
+    angle uniform in ±``rotate`` degrees (counter-clockwise on screen) and a scale about the image centre
+    ((W-1)/2, (H-1)/2), then a shift of up to ``translate`` of the image size. Pixel-centre convention, as
+    ``cv2.warpPerspective`` uses, so ``transform_points(M, corners)`` is exact.
+    """
+    src = rect_corners(width, height)
+    dst = src + rng.uniform(-perspective, perspective, size=(4, 2)) * np.array([width, height])
+    tilt = cv2.getPerspectiveTransform(src.astype(np.float32), dst.astype(np.float32)).astype(np.float64)
+    a = np.deg2rad(rng.uniform(-rotate, rotate))
+    s = rng.uniform(*scale)
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    tx, ty = rng.uniform(-translate, translate, size=2) * np.array([width, height])
+    # about the centre: x' = s (x cos a + y sin a), y' = s (-x sin a + y cos a), counter-clockwise on screen
+    sim = np.array(
+        [
+            [s * np.cos(a), s * np.sin(a), 0.0],
+            [-s * np.sin(a), s * np.cos(a), 0.0],
+            [0.0, 0.0, 1.0],
+        ]
+    )
+    to_origin = np.array([[1.0, 0.0, -cx], [0.0, 1.0, -cy], [0.0, 0.0, 1.0]])
+    back = np.array([[1.0, 0.0, cx + tx], [0.0, 1.0, cy + ty], [0.0, 0.0, 1.0]])
+    M = back @ sim @ to_origin @ tilt
+    return M / M[2, 2]
+
+
+def warp_image(image: np.ndarray, matrix: np.ndarray, width: int, height: int, fill: int = 0) -> np.ndarray:
+    """``cv2.warpPerspective`` with ``matrix`` (input pixel -> output pixel), constant border ``fill``.
+
+    A point p of the input lands at ``transform_points(matrix, p)`` of the output (pixel-centre convention).
+    """
+    return cv2.warpPerspective(
+        image,
+        matrix,
+        (width, height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(fill, fill, fill),
+    )

@@ -153,7 +153,7 @@ def angle_deg(corners: np.ndarray | list) -> float:
     q = _as_quad(corners)
     dx, dy = q[1] - q[0]
     a = math.degrees(math.atan2(-dy, dx))
-    return 180.0 if a <= -180.0 else float(a)
+    return 180.0 if a <= -180.0 else float(a) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def order_clockwise(points: np.ndarray | list) -> np.ndarray:
