@@ -34,12 +34,13 @@ __all__ = ["AugmentConfig", "DocumentWarp", "augment_manifest", "augment_record"
 class AugmentConfig(BaseModel):
     """Augmentation parameters, validated when built.
 
-    ``rotate``: largest rotation in degrees (uniform in ±rotate); ``perspective``: largest corner shift of the
-    camera tilt as a fraction of the image size; ``scale``: range of the zoom; ``translate``: largest shift as a
-    fraction of the image size; ``inside_tries``: how many times to redraw the geometry to keep all four
-    corners inside the frame (the last draw is kept, flagged, when none fits); ``max_side``: downscale sources
-    whose longer side exceeds it; ``photometric``: brightness/contrast, hue/saturation, gamma, shadow, blur,
-    noise and JPEG with albumentations; ``jpeg_quality`` of the written files.
+    ``rotate``: largest rotation in degrees (uniform in ±rotate); ``perspective``: largest corner
+    shift of the camera tilt as a fraction of the image size; ``scale``: range of the zoom;
+    ``translate``: largest shift as a fraction of the image size; ``inside_tries``: how many times to
+    redraw the geometry to keep all four corners inside the frame (the last draw is kept, flagged, when
+    none fits); ``max_side``: downscale sources whose longer side exceeds it; ``photometric``:
+    brightness/contrast, hue/saturation, gamma, shadow, blur, noise and JPEG with albumentations;
+    ``jpeg_quality`` of the written files.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
