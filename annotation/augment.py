@@ -219,7 +219,7 @@ def augment_record(
                 image=name,
                 width=w,
                 height=h,
-                corners=None if new_corners is None else new_corners.tolist(),
+                corners=None if new_corners is None else np.round(new_corners, 4).tolist(),
                 label=record.label,
                 source=record.image,
                 flags=flags,
