@@ -16,6 +16,11 @@ __all__ = ["COMMANDS", "main"]
 # sub-command -> "module:attribute" of a click command
 COMMANDS: dict[str, str] = {
     "warp": "stn.cli:warp",
+    "synth": "annotation.cli:synth",
+    "annotate": "annotation.cli:annotate",
+    "import": "annotation.cli:import_cmd",
+    "export": "annotation.cli:export_cmd",
+    "augment": "annotation.cli:augment",
 }
 
 
