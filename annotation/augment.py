@@ -264,8 +264,7 @@ def augment_manifest(
     (out / "parts").mkdir(exist_ok=True)
     records, errors = read_manifest(src)
     tasks = [
-        (i, r.model_dump(mode="json"), str(src.parent), str(out), per_image, cfg, seed)
-        for i, r in enumerate(records)
+        (i, r.model_dump(mode="json"), str(src.parent), str(out), per_image, cfg, seed) for i, r in enumerate(records)
     ]
     results = run_parallel(_task, tasks, workers=workers, desc="augment", progress=progress)
     rows: list[Record] = []

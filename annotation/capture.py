@@ -168,9 +168,7 @@ def create_router(folder: str | os.PathLike) -> APIRouter:
             raise HTTPException(422, "; ".join(e["msg"] for e in exc.errors())) from exc
         issues = rec.issues()
         if "self_intersecting" in issues or "degenerate" in issues:
-            raise HTTPException(
-                422, f"corners do not make a usable quad ({', '.join(issues)}); TL, TR, BR, BL"
-            )
+            raise HTTPException(422, f"corners do not make a usable quad ({', '.join(issues)}); TL, TR, BR, BL")
         if issues:
             rec = Record(**rec.model_dump(), flags=issues)
         store.upsert(rec)

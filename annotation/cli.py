@@ -23,16 +23,12 @@ def _report(errors: list, what: str) -> None:
 
 @click.command()
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--n", "n", type=click.IntRange(min=1), default=1000, show_default=True, help="number of photos"
-)
+@click.option("--n", "n", type=click.IntRange(min=1), default=1000, show_default=True, help="number of photos")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--width", type=int, default=640, show_default=True)
 @click.option("--height", type=int, default=480, show_default=True)
 @click.option("--classes", default=None, help="comma-separated subset of the document classes")
-@click.option(
-    "--rotate", "max_rotation_deg", type=float, default=180.0, show_default=True, help="max |rotation|°"
-)
+@click.option("--rotate", "max_rotation_deg", type=float, default=180.0, show_default=True, help="max |rotation|°")
 @click.option("--perspective", type=float, default=0.08, show_default=True)
 @click.option("--workers", type=int, default=os.cpu_count() or 1, show_default=True)
 def synth(

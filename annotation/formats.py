@@ -80,9 +80,7 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------------------------------------- labelme
-def export_labelme(
-    records: Sequence[Record], root: str | os.PathLike, out_dir: str | os.PathLike
-) -> list[Path]:
+def export_labelme(records: Sequence[Record], root: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
     """Write one labelme JSON per record into ``out_dir``; ``imagePath`` is relative to that JSON file."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -131,18 +129,14 @@ def import_labelme(
             image = f.parent / doc["imagePath"]
             width, height = int(doc["imageWidth"]), int(doc["imageHeight"])
             corners, label = None, None
-            usable = [
-                s for s in doc.get("shapes", []) if s.get("shape_type", "polygon") in ("polygon", "rectangle")
-            ]
+            usable = [s for s in doc.get("shapes", []) if s.get("shape_type", "polygon") in ("polygon", "rectangle")]
             for s in usable:
                 pts = np.asarray(s["points"], dtype=np.float64) - CORNER_OFFSET
                 if s.get("shape_type") == "rectangle" and len(pts) == 2:
                     (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
                     pts = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
                 if len(pts) != 4:
-                    errors.append(
-                        ManifestError(str(f), 1, f"shape {s.get('label')!r} has {len(pts)} points, not 4")
-                    )
+                    errors.append(ManifestError(str(f), 1, f"shape {s.get('label')!r} has {len(pts)} points, not 4"))
                     continue
                 corners, label = _order(pts, order).tolist(), s.get("label")
                 break
@@ -232,21 +226,13 @@ def import_coco(
             cat = cats.get(a.get("category_id"), {})
             names = [s.lower() for s in cat.get("keypoints", COCO_KEYPOINTS)]
             kp = np.asarray(a.get("keypoints", []), dtype=np.float64).reshape(-1, 3)
-            idx = (
-                [names.index(s) for s in COCO_KEYPOINTS]
-                if set(COCO_KEYPOINTS) <= set(names)
-                else [0, 1, 2, 3]
-            )
+            idx = [names.index(s) for s in COCO_KEYPOINTS] if set(COCO_KEYPOINTS) <= set(names) else [0, 1, 2, 3]
             if len(kp) < 4 or max(idx) >= len(kp) or (kp[idx, 2] == 0).any():
-                errors.append(
-                    ManifestError(str(src), n, f"annotation {a.get('id')}: needs 4 labelled keypoints")
-                )
+                errors.append(ManifestError(str(src), n, f"annotation {a.get('id')}: needs 4 labelled keypoints"))
                 continue
             if corners is not None:
                 errors.append(
-                    ManifestError(
-                        str(src), n, f"image {img['file_name']}: extra annotation {a.get('id')} ignored"
-                    )
+                    ManifestError(str(src), n, f"image {img['file_name']}: extra annotation {a.get('id')} ignored")
                 )
                 continue
             corners, label = kp[idx, :2].tolist(), cat.get("name")
@@ -324,15 +310,11 @@ def import_cvat(
             try:
                 pts = np.array([[float(v) for v in p.split(",")] for p in poly.get("points", "").split(";")])
             except ValueError:
-                errors.append(
-                    ManifestError(str(src), n, f"image {img.get('name')}: bad points {poly.get('points')!r}")
-                )
+                errors.append(ManifestError(str(src), n, f"image {img.get('name')}: bad points {poly.get('points')!r}"))
                 continue
             if pts.shape != (4, 2):
                 errors.append(
-                    ManifestError(
-                        str(src), n, f"image {img.get('name')}: polygon with {len(pts)} points, not 4"
-                    )
+                    ManifestError(str(src), n, f"image {img.get('name')}: polygon with {len(pts)} points, not 4")
                 )
                 continue
             corners, label = _order(pts - CORNER_OFFSET, order).tolist(), poly.get("label")

@@ -116,9 +116,7 @@ def place_quad(
     return quad + offset
 
 
-def composite_page(
-    page: np.ndarray, quad: np.ndarray, background: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def composite_page(page: np.ndarray, quad: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Warp ``page`` onto ``background`` (in place) so that its outer corners land on ``quad``.
 
     Returns (photo, H) where H (3x3) maps page pixels to photo pixels:
@@ -127,9 +125,7 @@ def composite_page(
     ph, pw = page.shape[:2]
     H = cv2.getPerspectiveTransform(rect_corners(pw, ph).astype(np.float32), quad.astype(np.float32))
     h, w = background.shape[:2]
-    cv2.warpPerspective(
-        page, H, (w, h), dst=background, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT
-    )
+    cv2.warpPerspective(page, H, (w, h), dst=background, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
     return background, H
 
 
@@ -143,9 +139,7 @@ def _gain_to_image(image: np.ndarray, gain: np.ndarray) -> np.ndarray:
     return cv2.multiply(image, g, scale=1.0 / 128.0)
 
 
-def drop_shadow(
-    image: np.ndarray, quad: np.ndarray, rng: np.random.Generator, strength: float = 0.45
-) -> np.ndarray:
+def drop_shadow(image: np.ndarray, quad: np.ndarray, rng: np.random.Generator, strength: float = 0.45) -> np.ndarray:
     """Darken a soft, slightly offset copy of ``quad``: the shadow a page casts on the desk."""
     h, w = image.shape[:2]
     f = 4
@@ -233,9 +227,7 @@ def add_noise(image: np.ndarray, rng: np.random.Generator, max_sigma: float = 6.
 
 def jpeg_encode(image: np.ndarray, quality: int) -> bytes:
     """JPEG bytes of an RGB uint8 image at ``quality`` (1-100)."""
-    ok, buf = cv2.imencode(
-        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
-    )
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return buf.tobytes()

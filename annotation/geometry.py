@@ -110,9 +110,7 @@ def corners_outside(corners: np.ndarray | list, width: int, height: int, margin:
     """Boolean mask (4,): which corners lie outside the image grown by ``margin`` px on every side."""
     q = _as_quad(corners)
     lo = -0.5 - margin
-    return (
-        (q[:, 0] < lo) | (q[:, 1] < lo) | (q[:, 0] > width - 0.5 + margin) | (q[:, 1] > height - 0.5 + margin)
-    )
+    return (q[:, 0] < lo) | (q[:, 1] < lo) | (q[:, 0] > width - 0.5 + margin) | (q[:, 1] > height - 0.5 + margin)
 
 
 def quad_issues(corners: np.ndarray | list, width: int, height: int) -> list[str]:

@@ -107,20 +107,14 @@ def _paragraph(
     return y
 
 
-def _title(
-    img: np.ndarray, text: str, x: float, y: float, height: float, color: Color, bold: int = 2
-) -> None:
+def _title(img: np.ndarray, text: str, x: float, y: float, height: float, color: Color, bold: int = 2) -> None:
     """Hershey text with a cap height of about ``height`` px, baseline at ``y`` (glyphs have an up)."""
     scale = max(0.2, height / 22.0)
     thickness = max(1, round(scale * bold))
-    cv2.putText(
-        img, text, (round(x), round(y)), cv2.FONT_HERSHEY_DUPLEX, scale, color, thickness, cv2.LINE_AA
-    )
+    cv2.putText(img, text, (round(x), round(y)), cv2.FONT_HERSHEY_DUPLEX, scale, color, thickness, cv2.LINE_AA)
 
 
-def _signature(
-    img: np.ndarray, x0: float, y0: float, w: float, h: float, color: Color, rng: np.random.Generator
-):
+def _signature(img: np.ndarray, x0: float, y0: float, w: float, h: float, color: Color, rng: np.random.Generator):
     t = np.linspace(0, 1, 24)
     xs = x0 + t * w
     ys = y0 + h * (0.5 + 0.4 * np.sin(t * rng.uniform(8, 16) + rng.uniform(0, 6)) * (1 - t * 0.5))
@@ -128,9 +122,7 @@ def _signature(
     cv2.polylines(img, [pts], False, color, max(1, round(h / 12)), cv2.LINE_AA)
 
 
-def _barcode(
-    img: np.ndarray, x0: float, y0: float, w: float, h: float, color: Color, rng: np.random.Generator
-):
+def _barcode(img: np.ndarray, x0: float, y0: float, w: float, h: float, color: Color, rng: np.random.Generator):
     x = x0
     while x < x0 + w:
         bw = max(1.0, w / 90 * float(rng.integers(1, 4)))
@@ -228,9 +220,7 @@ def _id_card(img: np.ndarray, rng: np.random.Generator) -> None:
     x0, y0, x1, y1 = w * 0.05, h * 0.27, w * 0.3, h * 0.72
     _fill(img, x0, y0, x1, y1, (190, 195, 200))
     cx, r = (x0 + x1) / 2, (x1 - x0) * 0.22
-    cv2.circle(
-        img, (round(cx), round(y0 + (y1 - y0) * 0.35)), max(1, round(r)), (90, 90, 100), -1, cv2.LINE_AA
-    )
+    cv2.circle(img, (round(cx), round(y0 + (y1 - y0) * 0.35)), max(1, round(r)), (90, 90, 100), -1, cv2.LINE_AA)
     cv2.ellipse(
         img,
         (round(cx), round(y1)),
@@ -244,9 +234,7 @@ def _id_card(img: np.ndarray, rng: np.random.Generator) -> None:
     )
     size = max(1.5, h * 0.035)
     for i in range(5):
-        _text_line(
-            img, w * 0.36, h * 0.3 + i * size * 2.3, w * float(rng.uniform(0.25, 0.55)), size, ink, rng
-        )
+        _text_line(img, w * 0.36, h * 0.3 + i * size * 2.3, w * float(rng.uniform(0.25, 0.55)), size, ink, rng)
     # machine-readable zone at the bottom
     _fill(img, 0, h * 0.78, w, h, (225, 225, 215))
     for i in range(2):
@@ -295,9 +283,7 @@ def _book_page(img: np.ndarray, rng: np.random.Generator) -> None:
         y = h * 0.21
     while y < h * 0.86:
         _text_line(img, m + size * 3, y, (w - 2 * m) * 0.95 - size * 3, size, ink, rng)  # indented first line
-        y = _paragraph(
-            img, m, y + size * 2.2, w - 2 * m, int(rng.integers(3, 9)), size * 2.2, size, ink, rng, h * 0.88
-        )
+        y = _paragraph(img, m, y + size * 2.2, w - 2 * m, int(rng.integers(3, 9)), size * 2.2, size, ink, rng, h * 0.88)
     _title(img, str(int(rng.integers(1, 400))), w * 0.47, h * 0.95, h * 0.02, ink, bold=1)
 
 

@@ -144,9 +144,7 @@ def parse_line(text: str, file: str, line: int) -> Record | ManifestError:
         return ManifestError(file, line, _describe(exc))
 
 
-def read_manifest(
-    path: str | os.PathLike, *, strict: bool = False
-) -> tuple[list[Record], list[ManifestError]]:
+def read_manifest(path: str | os.PathLike, *, strict: bool = False) -> tuple[list[Record], list[ManifestError]]:
     """Read a JSON Lines manifest; bad lines are collected (file, line, message), the rest is kept.
 
     Blank lines are ignored. With ``strict=True`` the first bad line raises ``ManifestError`` whose text is

@@ -80,15 +80,11 @@ def _source_set(tmp_path):
     (src / "images" / "truncated.jpg").write_bytes((src / "images" / "big.jpg").read_bytes()[:300])
     (src / "images" / "garbage.jpg").write_bytes(b"not an image at all")
     recs = [
-        Record(
-            image="images/good.png", width=256, height=192, corners=corners.tolist(), label="letter", who="me"
-        ),
+        Record(image="images/good.png", width=256, height=192, corners=corners.tolist(), label="letter", who="me"),
         Record(image="images/truncated.jpg", width=512, height=384, corners=corners.tolist()),
         Record(image="images/garbage.jpg", width=256, height=192, corners=corners.tolist()),
         Record(image="images/missing.jpg", width=256, height=192, corners=corners.tolist()),
-        Record(
-            image="images/good.png", width=256, height=192, corners=[[0, 0], [200, 150], [200, 0], [0, 150]]
-        ),
+        Record(image="images/good.png", width=256, height=192, corners=[[0, 0], [200, 150], [200, 0], [0, 150]]),
         Record(image="images/good.png", width=256, height=192, corners=[[0, 0], [9, 0], [9, 9], [0, 5000]]),
         Record(image="images/good.png", width=300, height=192, corners=corners.tolist()),
         Record(image="images/big.jpg", width=512, height=384, corners=(corners * 2 + 0.5).tolist()),
@@ -96,9 +92,7 @@ def _source_set(tmp_path):
     ]
     m = write_manifest(src / "manifest.jsonl", recs)
     with open(m, "a") as f:
-        f.write(
-            '{"image": "images/good.png", "width": 256, "height": 192, "corners": [[0, 0], [1, 1], [2, 2]]}\n'
-        )
+        f.write('{"image": "images/good.png", "width": 256, "height": 192, "corners": [[0, 0], [1, 1], [2, 2]]}\n')
     return m
 
 

@@ -44,10 +44,7 @@ def test_listing_state_save_and_resume(folder):
     assert client.put("/api/records", json={"image": "sub/b.png", "corners": corners2}).status_code == 200
     moved = [[11.0, 12.0], *corners[1:]]
     assert (
-        client.put(
-            "/api/records", json={"image": "a_receipt.jpg", "corners": moved, "label": "x"}
-        ).status_code
-        == 200
+        client.put("/api/records", json={"image": "a_receipt.jpg", "corners": moved, "label": "x"}).status_code == 200
     )
     recs, errs = read_manifest(folder / "manifest.jsonl")
     assert [r.image for r in recs] == ["a_receipt.jpg", "sub/b.png"] and len(errs) == 1

@@ -35,9 +35,7 @@ def server(tmp_path):
     s = render_sample(5, SynthConfig(width=320, height=240))
     (tmp_path / "b_synth.jpg").write_bytes(s.jpeg)
     port = _free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(tmp_path), host="127.0.0.1", port=port, log_level="warning")
-    )
+    srv = uvicorn.Server(uvicorn.Config(create_app(tmp_path), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -97,9 +95,7 @@ def test_click_four_corners_zoomed_then_resume(server):
             page = browser.new_page(viewport={"width": 900, "height": 700})
             page.set_default_timeout(TIMEOUT_MS)
             page.goto(url, timeout=TIMEOUT_MS)
-            page.wait_for_function(
-                "window.capture && window.capture.ready && window.capture.img", timeout=TIMEOUT_MS
-            )
+            page.wait_for_function("window.capture && window.capture.ready && window.capture.img", timeout=TIMEOUT_MS)
             assert page.text_content("#progress") == "0 of 2 annotated"
             assert "a_receipt.jpg" in page.text_content("#name")
             # zoom in with the wheel around the image centre, then pan by dragging
@@ -144,9 +140,7 @@ def test_click_four_corners_zoomed_then_resume(server):
             rows = _wait_manifest(folder, lambda rows: abs(rows[0]["corners"][0][0] - targets[0][0]) <= 1.0)
             # reload: it resumes at the first image without corners, with the progress shown
             page.reload(timeout=TIMEOUT_MS)
-            page.wait_for_function(
-                "window.capture && window.capture.ready && window.capture.img", timeout=TIMEOUT_MS
-            )
+            page.wait_for_function("window.capture && window.capture.ready && window.capture.img", timeout=TIMEOUT_MS)
             assert page.evaluate("window.capture.index") == 1
             assert "b_synth.jpg" in page.text_content("#name")
             assert page.text_content("#progress") == "1 of 2 annotated"

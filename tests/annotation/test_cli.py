@@ -24,9 +24,7 @@ def test_synth_export_import_augment(tmp_path):
     assert r.exit_code == 0, r.output
     recs, errs = read_manifest(out / "manifest.jsonl")
     assert len(recs) == 4 and errs == []
-    r = runner.invoke(
-        export_cmd, [str(out / "manifest.jsonl"), str(tmp_path / "ann.xml"), "--format", "cvat"]
-    )
+    r = runner.invoke(export_cmd, [str(out / "manifest.jsonl"), str(tmp_path / "ann.xml"), "--format", "cvat"])
     assert r.exit_code == 0 and "exported 4 records" in r.output
     r = runner.invoke(import_cmd, [str(tmp_path / "ann.xml"), str(out / "back.jsonl"), "--format", "cvat"])
     assert r.exit_code == 0, r.output
@@ -39,10 +37,7 @@ def test_synth_export_import_augment(tmp_path):
         for x, y in zip(p, q, strict=False)
     )
     with open(out / "manifest.jsonl", "a") as f:
-        f.write(
-            json.dumps({"image": "images/000000.jpg", "width": 160, "height": 120, "corners": [[0, 0]]})
-            + "\n"
-        )
+        f.write(json.dumps({"image": "images/000000.jpg", "width": 160, "height": 120, "corners": [[0, 0]]}) + "\n")
     aug = tmp_path / "aug"
     r = runner.invoke(augment, [str(out / "manifest.jsonl"), str(aug), "--per-image", "2", "--workers", "1"])
     assert r.exit_code == 0, r.output

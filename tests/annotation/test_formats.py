@@ -135,11 +135,7 @@ def test_bad_inputs_are_reported_not_fatal(tmp_path):
     (tmp_path / "broken.json").write_text("{ nope")
     recs, errs = import_labelme(tmp_path, tmp_path)
     assert len(recs) == 1 and recs[0].corners is None
-    assert (
-        len(errs) == 2
-        and any("3 points" in e.message for e in errs)
-        and any("broken.json" in e.file for e in errs)
-    )
+    assert len(errs) == 2 and any("3 points" in e.message for e in errs) and any("broken.json" in e.file for e in errs)
     xml = tmp_path / "c.xml"
     xml.write_text(
         '<annotations><version>1.1</version><image id="0" name="a.jpg" width="9" height="9">'

@@ -85,9 +85,7 @@ def test_merge_rebases_paths_and_later_wins(tmp_path):
     write_manifest(a / "m.jsonl", [Record(**GOOD, label="one"), Record(image="x.jpg", width=5, height=5)])
     write_manifest(b / "m.jsonl", [Record(**{**GOOD, "image": "../../a/images/a.jpg"}, label="two")])
     (b / "junk.jsonl").write_text("not json\n")
-    _merged, errors = merge_manifests(
-        [a / "m.jsonl", b / "m.jsonl", b / "junk.jsonl"], tmp_path / "out" / "all.jsonl"
-    )
+    _merged, errors = merge_manifests([a / "m.jsonl", b / "m.jsonl", b / "junk.jsonl"], tmp_path / "out" / "all.jsonl")
     assert len(errors) == 1 and errors[0].line == 1
     back, _ = read_manifest(tmp_path / "out" / "all.jsonl")
     assert {r.image: r.label for r in back} == {"../a/images/a.jpg": "two", "../a/x.jpg": None}
