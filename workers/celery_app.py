@@ -38,7 +38,12 @@ def make_celery(settings: WorkerSettings) -> Celery:
         task_ignore_result=True,
         task_soft_time_limit=settings.task_soft_time_limit_s,
         task_time_limit=settings.task_time_limit_s,
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout_s,
+            # look for messages of vanished workers every few seconds (kombu's default is every ~100 s)
+            "unacked_restore_interval": max(1.0, min(10.0, settings.visibility_timeout_s / 4)),
+            "unacked_restore_throttle": 1,
+        },
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         task_serializer="json",
