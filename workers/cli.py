@@ -24,6 +24,7 @@ __all__ = ["worker"]
 @click.option("--loglevel", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--metrics-port", type=int, default=None, help="Serve this process's Prometheus metrics on a port.")
 @click.option("--redis-timeout", type=float, default=30.0, help="Seconds to wait for Redis at start.")
+@click.option("--name", default=None, help="Celery node name [default: docstn-<random>@<host>].")
 def worker(
     concurrency: int,
     pool: str | None,
@@ -32,6 +33,7 @@ def worker(
     loglevel: str,
     metrics_port: int | None,
     redis_timeout: float,
+    name: str | None,
 ) -> None:
     """Run a worker: tasks from DOCSTN_REDIS_URL, results into DOCSTN_JOB_STORE.
 
@@ -75,7 +77,7 @@ def worker(
             f"--concurrency={concurrency}",
             f"--queues={settings.queue}",
             f"--loglevel={loglevel.upper()}",
-            f"--hostname=docstn-{uuid.uuid4().hex[:6]}@{socket.gethostname()}",
+            f"--hostname={name or f'docstn-{uuid.uuid4().hex[:6]}@{socket.gethostname()}'}",
             "--without-gossip",
             "--without-mingle",
         ]
