@@ -7,6 +7,7 @@ when Redis restarts mid-job.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 
@@ -50,12 +51,21 @@ def check_exactly_once(stack, job_id) -> None:
 def test_kill_9_worker_mid_job_then_another_finishes_every_item(stack, redis_server):
     w1 = stack.worker("--pool", "prefork", "--concurrency", "1")
     job_id = submit(stack)
+    broker = redis.Redis.from_url(redis_server.url)
     wait_for(lambda: progress(stack, job_id)["done"] >= 2, 90, interval=0.02, what="2 items done")
+
+    def frozen_holding_a_task() -> bool:  # freeze the worker; keep it frozen only while it holds a task
+        os.killpg(w1.pid, signal.SIGSTOP)
+        if broker.hlen("unacked") == 1:
+            return True
+        os.killpg(w1.pid, signal.SIGCONT)
+        return False
+
+    wait_for(frozen_holding_a_task, 30, interval=0.01, what="worker caught holding a task")
     stop(w1, signal.SIGKILL)  # the whole process group: the parent and its pool child
     at_kill = progress(stack, job_id)["done"]
     assert at_kill < N, "the job finished before the kill: the test proves nothing"
-    held = redis.Redis.from_url(redis_server.url).hlen("unacked")
-    assert held == 1, "prefetch 1 + acks_late: the killed worker held exactly its running task, unacknowledged"
+    assert broker.hlen("unacked") == 1  # prefetch 1 + acks_late: it held one task, unacknowledged
     time.sleep(0.5)
     assert progress(stack, job_id)["done"] == at_kill  # nobody is working now
     w2 = stack.worker("--pool", "solo")
