@@ -19,6 +19,11 @@ COMMANDS: dict[str, str] = {
     "rectify": "stn.rectify_cli:rectify",
     "serve": "service.commands:serve",
     "worker": "workers.cli:worker",
+    "synth": "annotation.cli:synth",
+    "annotate": "annotation.cli:annotate",
+    "import": "annotation.cli:import_cmd",
+    "export": "annotation.cli:export_cmd",
+    "augment": "annotation.cli:augment",
 }
 
 
