@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 
@@ -28,6 +29,9 @@ class Settings(WorkerSettings):
     embedded_threads: int = Field(1, ge=1, le=64, description="Job threads in the API when there is no Redis.")
     sweep_interval_s: float = Field(300, gt=0, description="How often expired jobs are deleted.")
     redis_timeout_s: float = Field(30, gt=0, description="Pre-start wait for Redis.")
+    annotate_dir: Path | None = Field(
+        Path("data/annotations"), description="Photos the /annotate page labels (manifest.jsonl beside them)."
+    )
 
     @property
     def api_key_set(self) -> frozenset[str]:

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import redis
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from stn.inference import Engine, ModelUnavailableError
@@ -20,6 +20,7 @@ from workers.logs import configure_logging
 from workers.prestart import wait_for_redis
 
 from .config import Settings, get_settings
+from .deps import get_client
 from .errors import install_error_handlers
 from .jobqueue import CeleryQueue, EmbeddedRunner
 from .middleware import RequestContextMiddleware
@@ -30,9 +31,6 @@ from .state import AppState
 __all__ = ["create_app"]
 
 log = logging.getLogger("docstn.api")
-
-#: Where the annotation page keeps what it captures, relative to the working directory.
-ANNOTATE_DIR = Path("data/annotations")
 
 
 def build_state(settings: Settings) -> AppState:
@@ -104,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(rectify.router)
     app.include_router(jobs.router)
-    _mount_annotation(app)
+    _mount_annotation(app, settings.annotate_dir)
 
     def limit_for_path(path: str) -> int:
         if path.startswith("/v1/jobs"):
@@ -115,11 +113,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _mount_annotation(app: FastAPI) -> None:
-    """Mount the annotation page at /annotate when the annotation package provides it."""
+def _mount_annotation(app: FastAPI, folder: Path | None) -> None:
+    """Mount the annotation page (``annotation.capture``) at /annotate over ``folder``, behind the API keys."""
+    if folder is None:
+        return
     if importlib.util.find_spec("annotation.capture") is None:
-        log.warning("annotation.capture not installed: /annotate is not mounted")
+        log.warning("annotation.capture is not installed: /annotate is not mounted")
         return
     capture = importlib.import_module("annotation.capture")
-    ANNOTATE_DIR.mkdir(parents=True, exist_ok=True)
-    app.include_router(capture.create_router(ANNOTATE_DIR), prefix="/annotate")
+    folder.mkdir(parents=True, exist_ok=True)
+    app.include_router(capture.create_router(folder), prefix="/annotate", dependencies=[Depends(get_client)])

@@ -134,3 +134,17 @@ def test_health_metrics_docs_and_request_ids(client, capfd):
     logs = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
     line = next(x for x in logs if x.get("request_id") == "req-123" and x["msg"] == "request")
     assert line["status"] == 200 and line["route"] == "/v1/rectify" and line["duration_ms"] > 0
+
+
+def test_annotation_page_is_mounted(make_client, tmp_path):
+    folder = tmp_path / "to-label"
+    folder.mkdir()
+    (folder / "page.png").write_bytes(PNG)
+    c = make_client(annotate_dir=folder)
+    page = c.get("/annotate/")
+    assert page.status_code == 200 and "<html" in page.text.lower()
+    names = [it["name"] for it in c.get("/annotate/api/state").json()["images"]]
+    assert names == ["page.png"]
+    assert c.get("/annotate/api/image", params={"name": "page.png"}).content == PNG
+    locked = make_client(annotate_dir=folder, api_keys="secret")
+    assert err(locked.get("/annotate/api/state")) == (401, "unauthorized")
