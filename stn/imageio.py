@@ -9,6 +9,7 @@ Convention:
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 
 import cv2
@@ -32,6 +33,12 @@ DECODABLE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "MPO")
 
 #: Output format -> (media type, file extension).
 ENCODINGS = {"png": ("image/png", ".png"), "jpeg": ("image/jpeg", ".jpg"), "webp": ("image/webp", ".webp")}
+
+
+#: What Pillow raises on damaged data. Deliberately not ``Exception``: a time limit or an interrupt raised while
+#: decoding must not be mistaken for a damaged image.
+_PILLOW_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError, struct.error,
+                  ZeroDivisionError)  # fmt: skip
 
 
 class ImageError(ValueError):
@@ -90,7 +97,7 @@ def decode_image(data: bytes, *, max_pixels: int = 50_000_000) -> np.ndarray:
         raise UnsupportedImageError("not a recognised image (expected JPEG, PNG, WebP, BMP or TIFF)") from None
     except Image.DecompressionBombError:
         raise TooManyPixelsError(f"image has more than {max_pixels} pixels") from None
-    except Exception as e:  # Pillow raises many kinds on damaged headers
+    except _PILLOW_ERRORS as e:  # Pillow raises many kinds on damaged headers
         raise CorruptImageError(f"cannot read the image header ({type(e).__name__})") from None
     if im.format not in DECODABLE_FORMATS:
         raise UnsupportedImageError(f"image format {im.format} is not accepted (expected JPEG, PNG, WebP, BMP or TIFF)")
@@ -112,7 +119,7 @@ def decode_image(data: bytes, *, max_pixels: int = 50_000_000) -> np.ndarray:
         arr = np.asarray(im)
     except Image.DecompressionBombError:
         raise TooManyPixelsError(f"image has more than {max_pixels} pixels") from None
-    except Exception as e:
+    except _PILLOW_ERRORS as e:
         raise CorruptImageError(f"cannot decode the image ({type(e).__name__}: {str(e)[:120]})") from None
     return np.ascontiguousarray(arr)
 

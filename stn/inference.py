@@ -52,6 +52,11 @@ __all__ = [
 ]
 
 
+#: Errors that fail one image of a batch (bad data, impossible geometry); anything else (a time limit, a
+#: broken model) propagates.
+_ITEM_ERRORS = (ValueError, cv2.error)
+
+
 class ModelUnavailableError(RuntimeError):
     """No model could be loaded (the default model is missing, or the checkpoint is broken)."""
 
@@ -416,7 +421,7 @@ class Engine:
         for im in images:
             try:
                 decoded.append(self.decode(im) if isinstance(im, bytes | bytearray | memoryview) else _as_rgb(im))
-            except Exception as e:
+            except _ITEM_ERRORS as e:
                 decoded.append(e)
         good = [i for i, d in enumerate(decoded) if not isinstance(d, Exception)]
         t1 = time.perf_counter()
@@ -431,7 +436,7 @@ class Engine:
                 r.timings_ms["total"] = per_image["decode"] + per_image["predict"] + (time.perf_counter() - ts) * 1000
                 r.timings_ms = {k: round(v, 3) for k, v in r.timings_ms.items()}
                 out[i] = r
-            except Exception as e:
+            except _ITEM_ERRORS as e:
                 out[i] = e
         return out
 

@@ -62,11 +62,12 @@ def make_celery(settings: WorkerSettings) -> Celery:
 
         state = worker_state(settings)
         store = JobStore(settings.job_store)
+        engine = state.engine()  # loaded once per process, before the task's clock starts
         try:
             with _watchdog(settings):
                 return process_items(
                     store,
-                    state.engine(),
+                    engine,
                     job_id,
                     indices,
                     max_attempts=settings.max_attempts,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -18,6 +19,7 @@ from ..schemas import Format, JobCreated, JobStatus
 from .rectify import read_upload
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+log = logging.getLogger("docstn.api")
 _ERRORS = {s: {"model": ErrorBody} for s in (401, 404, 413, 422, 429, 503)}
 
 
@@ -50,7 +52,12 @@ async def create_job(
     uploads = [(f.filename or f"file{i}", await read_upload(f, settings.max_upload_bytes)) for i, f in enumerate(files)]
     options = {"width": width, "height": height, "format": format}
     meta = await run_in_threadpool(state.store.create, uploads, options=options, webhook=webhook)
-    await run_in_threadpool(state.queue.submit, meta["id"], list(range(meta["total"])))
+    try:
+        await run_in_threadpool(state.queue.submit, meta["id"], list(range(meta["total"])))
+    except Exception as e:  # broker down: no half-queued job is left behind
+        log.error("could not queue a job", extra={"job_id": meta["id"], "error": repr(e)})
+        await run_in_threadpool(state.store.delete, meta["id"])
+        raise ApiError(503, "queue_unavailable", "the job queue is unreachable; retry later") from None
     JOBS.labels("created").inc()
     url = str(request.url_for("get_job", job_id=meta["id"]).path)
     return JSONResponse(

@@ -100,3 +100,19 @@ def test_metrics_show_queue_depth_from_redis(stack):
     line = next(x for x in text.splitlines() if x.startswith("docstn_queue_depth "))
     assert float(line.split()[1]) == 0.0
     assert json.loads(json.dumps(stack.http.get("/readyz").json()))["status"] == "ready"
+
+
+def test_jobs_answer_503_while_redis_is_down(stack, redis_server):
+    jobs_before = sorted(p.name for p in stack.job_store.iterdir() if not p.name.startswith("."))
+    redis_server.stop()
+    try:
+        files = [("files", ("a.jpg", encode(photo(), "JPEG"), "image/jpeg"))]
+        r = stack.http.post("/v1/jobs", files=files)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "queue_unavailable"
+        ready = stack.http.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["redis"]["ok"] is False
+        jobs_after = sorted(p.name for p in stack.job_store.iterdir() if not p.name.startswith("."))
+        assert jobs_after == jobs_before  # the job that could not be queued was not kept
+    finally:
+        redis_server.start()
+    wait_for(lambda: stack.http.get("/readyz").status_code == 200, 30, interval=0.2, what="ready again")

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
+import redis
 from celery.exceptions import SoftTimeLimitExceeded
 
 from stn.inference import Engine
 from tests.support import TILTED, encode, make_checkpoint, photo
 from tests.workers.conftest import ROOT
-from workers.celery_app import _watchdog
+from workers.celery_app import TASK_NAME, _watchdog, make_celery
 from workers.config import WorkerSettings
 from workers.jobstore import JobStore
 from workers.processing import process_items
@@ -83,3 +87,24 @@ def test_watchdog_hard_limit_ends_the_process():
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, timeout=30)
     assert proc.returncode == 70, proc.stderr.decode()[-2000:]
+
+
+def test_a_chunk_over_its_soft_limit_is_requeued_item_by_item(tmp_path, monkeypatch, redis_server):
+    monkeypatch.setenv("DOCSTN_WORKER_POOL", "solo")  # SIGALRM enforcement in this (main) thread
+    ckpt = make_checkpoint(tmp_path / "model", theta=TILTED)
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    settings = WorkerSettings(redis_url=redis_server.url, queue=queue, job_store=tmp_path / "jobs", model_dir=ckpt,
+                              task_soft_time_limit_s=0.02, task_time_limit_s=30, visibility_timeout_s=60)  # fmt: skip
+    store = JobStore(settings.job_store)
+    meta = store.create([(f"{i}.png", encode(photo(2000, 1500, seed=i))) for i in range(3)], options={"width": 3000})
+    app = make_celery(settings)
+    task = app.tasks[TASK_NAME]
+    task.run(meta["id"], [0, 1, 2])  # the task body in this process: too slow for 0.02 s
+    client = redis.Redis.from_url(redis_server.url)
+    bodies = [json.loads(base64.b64decode(json.loads(m)["body"])) for m in client.lrange(queue, 0, -1)]
+    assert sorted(b[0][1] for b in bodies) == [[0], [1], [2]] and {b[0][0] for b in bodies} == {meta["id"]}
+    task.run(meta["id"], [1])  # a single item over the limit is failed, not requeued again
+    assert store.result(meta["id"], 1)["error"]["code"] == "time_limit"
+    assert client.llen(queue) == 3
+    client.delete(queue)
+    app.close()
