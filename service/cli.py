@@ -16,6 +16,9 @@ __all__ = ["COMMANDS", "main"]
 # sub-command -> "module:attribute" of a click command
 COMMANDS: dict[str, str] = {
     "warp": "stn.cli:warp",
+    "rectify": "stn.rectify_cli:rectify",
+    "serve": "service.commands:serve",
+    "worker": "workers.cli:worker",
     "synth": "annotation.cli:synth",
     "annotate": "annotation.cli:annotate",
     "import": "annotation.cli:import_cmd",
