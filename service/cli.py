@@ -17,6 +17,7 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, str] = {
     "warp": "stn.cli:warp",
     "rectify": "stn.rectify_cli:rectify",
+    "export-model": "stn.export:export_model_cmd",
     "serve": "service.commands:serve",
     "worker": "workers.cli:worker",
     "synth": "annotation.cli:synth",

@@ -37,6 +37,7 @@ import torch
 
 from .checkpoint import DEFAULT_MODEL_DIR, CheckpointError, load_checkpoint
 from .coords import norm_to_px
+from .export import make_backend, resolve_backend
 from .fullres import warp_image
 from .imageio import ENCODINGS, decode_image, encode_image, media_type
 from .model import DocSTN
@@ -241,6 +242,9 @@ class Engine:
         max_pixels: decode limit (decompression-bomb guard).
         max_side: the cap on a derived or requested crop side.
         interpolation, padding: the full-resolution warp's (``stn.fullres.warp_image``).
+        quality: JPEG/WebP quality of the crop (PNG is written at compression level 1).
+        backend: the net's runtime, "torch" (eager), "torchscript", "onnx" (onnxruntime) or "auto" (the fastest
+            available, :func:`stn.export.resolve_backend`); exported backends are built in memory at load.
     """
 
     def __init__(
@@ -257,6 +261,7 @@ class Engine:
         interpolation: str = "bilinear",
         padding: str = "border",
         quality: int = 90,
+        backend: str = "torch",
     ):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
@@ -271,6 +276,10 @@ class Engine:
         self.interpolation = interpolation
         self.padding = padding
         self.quality = quality
+        self.backend = resolve_backend(backend, str(self.device))
+        if self.backend != "torch" and self.device.type != "cpu":
+            raise ValueError(f"backend {self.backend!r} runs on the CPU only; use backend='torch' on {self.device}")
+        self._run = make_backend(self.backend, self.model)
         self._lock = threading.Lock()  # one forward pass at a time
         self._batcher = MicroBatcher(self._predict_arrays, max_batch=max_batch, max_wait_s=batch_wait_ms / 1000)
 
@@ -324,13 +333,12 @@ class Engine:
     def _predict_arrays(self, arrays: list[np.ndarray]) -> list[_Pred]:
         out: list[_Pred] = []
         for start in range(0, len(arrays), self.max_batch):
-            x = torch.from_numpy(np.stack(arrays[start : start + self.max_batch])).to(self.device)  # (B, C, h, w)
-            with self._lock, torch.inference_mode():
-                p = self.model.predict(x)
-            theta = p.theta.detach().double().cpu().numpy()
-            corners = p.corners.detach().double().cpu().numpy()
-            conf = p.confidence.detach().float().cpu().numpy()
-            out += [_Pred(theta[i], corners[i], float(conf[i]), p.label[i]) for i in range(theta.shape[0])]
+            x = np.stack(arrays[start : start + self.max_batch])  # (B, C, h, w)
+            with self._lock:
+                theta, corners, conf, *logits = self._run(x)
+            theta, corners = theta.astype(np.float64), corners.astype(np.float64)
+            labels = [self.config.labels[i] for i in logits[0].argmax(axis=1)] if logits else [None] * len(theta)
+            out += [_Pred(theta[i], corners[i], float(conf[i]), labels[i]) for i in range(theta.shape[0])]
         return out
 
     def predict(self, images: list[np.ndarray]) -> list[_Pred]:

@@ -31,6 +31,11 @@ class WorkerSettings(BaseSettings):
     task_time_limit_s: float = Field(150, gt=0)
     visibility_timeout_s: float = Field(300, gt=0, description="Redis redelivers unacked tasks after this.")
     webhook_timeout_s: float = Field(5, gt=0)
+    backend: str = Field(
+        "auto",
+        pattern="^(auto|torch|torchscript|onnx)$",
+        description="The net's runtime; auto: onnxruntime on CPU when installed, else torch (bench/README.md).",
+    )
     torch_threads: int = Field(0, ge=0, description="torch.set_num_threads per process; 0: leave the default.")
 
     @model_validator(mode="after")
@@ -51,4 +56,5 @@ class WorkerSettings(BaseSettings):
             "batch_wait_ms": self.batch_wait_ms,
             "max_pixels": self.max_pixels,
             "max_side": self.max_side,
+            "backend": self.backend,
         }
