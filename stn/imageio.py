@@ -19,6 +19,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 __all__ = [
     "DECODABLE_FORMATS",
     "ENCODINGS",
+    "PNG_PARAMS",
+    "WEBP_METHOD",
     "CorruptImageError",
     "ImageError",
     "TooManyPixelsError",
@@ -131,24 +133,39 @@ def media_type(fmt: str) -> str:
     return ENCODINGS[fmt][0]
 
 
+#: PNG at zlib level 1 with libpng's fast filter set: on a 1240x1754 document crop 1.7x faster than level 1 with
+#: the default (all) filters, and no larger (bench/pipeline.py).
+PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1] + (
+    [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FAST_FILTERS] if hasattr(cv2, "IMWRITE_PNG_FAST_FILTERS") else []
+)
+#: libwebp method (0 fastest .. 6 smallest): method 0 is 3x faster than OpenCV's fixed method 4 at ~10% more bytes.
+WEBP_METHOD = 0
+
+
 def encode_image(image: np.ndarray, fmt: str = "png", *, quality: int = 90) -> bytes:
-    """Encode an RGB (or grey) uint8 image; settings favour speed (PNG level 1, WebP/JPEG ``quality``).
+    """Encode an RGB (or grey) uint8 image; settings favour speed (see ``PNG_PARAMS``, ``WEBP_METHOD``).
+
+    PNG and JPEG go through OpenCV (libpng, libjpeg-turbo), WebP through Pillow (libwebp), which lets the method
+    be chosen.
 
     Args:
         image: (H, W, 3) RGB or (H, W) uint8.
         fmt: "png", "jpeg" or "webp".
+        quality: JPEG and WebP quality (1-100).
 
     Example:
         >>> encode_image(np.zeros((2, 2, 3), np.uint8), "jpeg")[:2] == b"\\xff\\xd8"
         True
+        >>> encode_image(np.zeros((2, 2, 3), np.uint8), "webp")[8:12]
+        b'WEBP'
     """
     media_type(fmt)
+    if fmt == "webp":
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, format="WEBP", quality=quality, method=WEBP_METHOD)
+        return buf.getvalue()
     bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
-    params = {
-        "png": [cv2.IMWRITE_PNG_COMPRESSION, 1],
-        "jpeg": [cv2.IMWRITE_JPEG_QUALITY, quality],
-        "webp": [cv2.IMWRITE_WEBP_QUALITY, quality],
-    }[fmt]
+    params = PNG_PARAMS if fmt == "png" else [cv2.IMWRITE_JPEG_QUALITY, quality]
     ok, buf = cv2.imencode(ENCODINGS[fmt][1], bgr, params)
     if not ok:
         raise RuntimeError(f"OpenCV could not encode a {image.shape} image as {fmt}")

@@ -164,12 +164,22 @@ class MicroBatcher:
     """Runs ``fn`` on batches of items submitted from many threads.
 
     A background thread takes the first waiting item, then whatever else arrives within ``max_wait_s`` (up to
-    ``max_batch``), and calls ``fn(list_of_items) -> list_of_results`` once. A lone caller waits at most
-    ``max_wait_s`` more than it would alone; concurrent callers share one forward pass.
+    ``max_batch``), and calls ``fn(list_of_items) -> list_of_results`` once. Concurrent callers share one forward
+    pass. ``incoming`` (optional) says how many callers are on their way (e.g. still decoding): while it is 0 and
+    the queue is empty the batch is run at once, so a lone caller never waits for company that is not coming.
     """
 
-    def __init__(self, fn, *, max_batch: int = 8, max_wait_s: float = 0.005, name: str = "docstn-batcher"):
+    def __init__(
+        self,
+        fn,
+        *,
+        max_batch: int = 8,
+        max_wait_s: float = 0.005,
+        incoming=None,
+        name: str = "docstn-batcher",
+    ):
         self.fn = fn
+        self.incoming = incoming
         self.max_batch = max(1, int(max_batch))
         self.max_wait_s = max(0.0, float(max_wait_s))
         self._q: queue.Queue = queue.Queue()
@@ -203,9 +213,16 @@ class MicroBatcher:
             while len(batch) < self.max_batch:
                 remaining = deadline - time.monotonic()
                 try:
-                    nxt = self._q.get(timeout=remaining) if remaining > 0 else self._q.get_nowait()
+                    if remaining <= 0 or (self.incoming is not None and self.incoming() <= 0):
+                        nxt = self._q.get_nowait()
+                    elif self.incoming is not None:  # poll: a caller may arrive, or stop being expected
+                        nxt = self._q.get(timeout=min(remaining, 0.0002))
+                    else:
+                        nxt = self._q.get(timeout=remaining)
                 except queue.Empty:
-                    break
+                    if remaining <= 0 or self.incoming is None or self.incoming() <= 0:
+                        break
+                    continue
                 if nxt is None:
                     stop = True
                     break
@@ -281,7 +298,14 @@ class Engine:
             raise ValueError(f"backend {self.backend!r} runs on the CPU only; use backend='torch' on {self.device}")
         self._run = make_backend(self.backend, self.model)
         self._lock = threading.Lock()  # one forward pass at a time
-        self._batcher = MicroBatcher(self._predict_arrays, max_batch=max_batch, max_wait_s=batch_wait_ms / 1000)
+        self._incoming = 0  # rectify() callers that have not yet submitted their prediction
+        self._incoming_lock = threading.Lock()
+        self._batcher = MicroBatcher(
+            self._predict_arrays,
+            max_batch=max_batch,
+            max_wait_s=batch_wait_ms / 1000,
+            incoming=lambda: self._incoming,
+        )
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -412,9 +436,16 @@ class Engine:
         if fmt not in ENCODINGS:
             raise ValueError(f"format: expected one of {list(ENCODINGS)}, got {fmt!r}")
         t0 = time.perf_counter()
-        img = self.decode(image) if isinstance(image, bytes | bytearray | memoryview) else _as_rgb(image)
-        t1 = time.perf_counter()
-        pred = self._batcher.submit(self.prepare(img)).result()
+        with self._incoming_lock:
+            self._incoming += 1
+        try:
+            img = self.decode(image) if isinstance(image, bytes | bytearray | memoryview) else _as_rgb(image)
+            t1 = time.perf_counter()
+            x = self.prepare(img)
+        finally:
+            with self._incoming_lock:
+                self._incoming -= 1
+        pred = self._batcher.submit(x).result()
         t2 = time.perf_counter()
         timings = {"decode": (t1 - t0) * 1000, "predict": (t2 - t1) * 1000}
         r = self.finish(img, pred, width=width, height=height, fmt=fmt, include_crop=include_crop, timings=timings)
