@@ -262,6 +262,7 @@ class Engine:
         quality: JPEG/WebP quality of the crop (PNG is written at compression level 1).
         backend: the net's runtime, "torch" (eager), "torchscript", "onnx" (onnxruntime) or "auto" (the fastest
             available, :func:`stn.export.resolve_backend`); exported backends are built in memory at load.
+        threads: onnxruntime intra-op threads (0: one per core); torch's are set process-wide by the caller.
     """
 
     def __init__(
@@ -279,6 +280,7 @@ class Engine:
         padding: str = "border",
         quality: int = 90,
         backend: str = "torch",
+        threads: int = 0,
     ):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
@@ -296,7 +298,7 @@ class Engine:
         self.backend = resolve_backend(backend, str(self.device))
         if self.backend != "torch" and self.device.type != "cpu":
             raise ValueError(f"backend {self.backend!r} runs on the CPU only; use backend='torch' on {self.device}")
-        self._run = make_backend(self.backend, self.model)
+        self._run = make_backend(self.backend, self.model, threads=threads)
         self._lock = threading.Lock()  # one forward pass at a time
         self._incoming = 0  # rectify() callers that have not yet submitted their prediction
         self._incoming_lock = threading.Lock()

@@ -36,7 +36,9 @@ class WorkerSettings(BaseSettings):
         pattern="^(auto|torch|torchscript|onnx)$",
         description="The net's runtime; auto: onnxruntime on CPU when installed, else torch (bench/README.md).",
     )
-    torch_threads: int = Field(0, ge=0, description="torch.set_num_threads per process; 0: leave the default.")
+    torch_threads: int = Field(
+        0, ge=0, description="torch.set_num_threads and onnxruntime threads per process; 0: the libraries' defaults."
+    )
 
     @model_validator(mode="after")
     def _limits_are_ordered(self) -> WorkerSettings:
@@ -57,4 +59,5 @@ class WorkerSettings(BaseSettings):
             "max_pixels": self.max_pixels,
             "max_side": self.max_side,
             "backend": self.backend,
+            "threads": self.torch_threads,
         }
