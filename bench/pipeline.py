@@ -100,12 +100,16 @@ def main() -> None:
     ap.add_argument("--quality", type=int, default=90)
     ap.add_argument("--size", default="2016x1512", help="photo WIDTHxHEIGHT (3 MP by default)")
     ap.add_argument("--backend", default="torch", help="engine backend for the 'ours' column (torch: same net)")
+    ap.add_argument("--threads", type=int, default=0, help="torch, OpenCV and onnxruntime threads (0: defaults)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
     width, height = (int(v) for v in args.size.lower().split("x"))
 
     model, model_name = load_model(args.model)
     photos = synthetic_photos(args.images, width, height)
-    engine = Engine(model, name="bench", backend=args.backend, quality=args.quality)
+    engine = Engine(model, name="bench", backend=args.backend, quality=args.quality, threads=args.threads)
     ours: list[dict] = []
     bare: list[dict] = []
     crops = []
