@@ -20,8 +20,8 @@ import traceback
 
 import numpy as np
 import torch
-from pipeline import load_model
 
+from bench.pipeline import load_model
 from stn.export import PredictionGraph, make_backend, resolve_backend
 
 

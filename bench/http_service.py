@@ -29,8 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from pipeline import load_model, synthetic_photos
 
+from bench.pipeline import load_model, synthetic_photos
 from stn.checkpoint import save_checkpoint
 from stn.inference import Engine
 
