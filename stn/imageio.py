@@ -37,6 +37,8 @@ DECODABLE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "MPO")
 ENCODINGS = {"png": ("image/png", ".png"), "jpeg": ("image/jpeg", ".jpg"), "webp": ("image/webp", ".webp")}
 
 
+_ORIENTATION = 0x0112  # the EXIF orientation tag
+
 #: What Pillow raises on damaged data. Deliberately not ``Exception``: a time limit or an interrupt raised while
 #: decoding must not be mistaken for a damaged image.
 _PILLOW_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError, struct.error,
@@ -110,7 +112,8 @@ def decode_image(data: bytes, *, max_pixels: int = 50_000_000) -> np.ndarray:
         raise CorruptImageError(f"image is {w}x{h}")
     try:
         im.load()
-        im = ImageOps.exif_transpose(im)
+        if im.getexif().get(_ORIENTATION, 1) != 1:  # exif_transpose copies even an upright image: skip it then
+            im = ImageOps.exif_transpose(im)
         if im.mode != "RGB":
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                 # flatten transparency onto white: documents are on paper
