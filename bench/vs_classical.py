@@ -20,13 +20,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from stn.metrics import jaccard, orientation_correct
 
 from annotation import functional as AF
 from annotation.synth import render_sample
 from bench.classical import detect_quad, geometric_order, tesseract_rotation
 from stn.checkpoint import load_checkpoint
 from stn.coords import norm_to_px
+from stn.metrics import jaccard, orientation_correct
 
 
 def ours_predict(model, image: np.ndarray) -> np.ndarray:
