@@ -2,12 +2,13 @@
 
 Ours is ``Engine.rectify`` (Pillow header checks + decode with EXIF, resize + the net through the micro-batcher,
 full-resolution warp, encode). The floor is the sum of the bare calls on the same images in the same run:
-``cv2.imdecode``, ``cv2.resize`` + the bare torch forward, ``cv2.warpPerspective`` to the same matrix and size,
-``cv2.imencode`` (Pillow's WebP encoder for webp) with the same settings. Both run interleaved, image by
-image, so that a shared machine's load hits both alike. Prints per-stage medians (ms), the overhead (target
-< 15%) and the encoders' cost by format.
+``cv2.imdecode``, ``cv2.resize`` + the bare forward (torch, or the --backend's session), ``cv2.warpPerspective``
+to the same matrix and size, ``cv2.imencode`` (Pillow's WebP encoder for webp) with the same settings. Both run
+interleaved, image by image, so that a shared machine's load hits both alike. Prints per-stage medians (ms), the
+overhead (target < 15%) and the encoders' cost by format.
 
-    PYTHONPATH=. python bench/pipeline.py [--model DIR] [--images 6] [--repeats 5] [--format jpeg] [--size 2016x1512]
+    PYTHONPATH=. python bench/pipeline.py [--model DIR] [--images 6] [--repeats 5] [--format jpeg]
+        [--size 2016x1512] [--backend torch] [--threads 0]
 
 Without a trained model (no --model and no models/default) it measures an untrained model of the default
 architecture (ModelConfig(): DocNet at 256x256, projective): the same computation as a trained one.
@@ -29,6 +30,7 @@ from PIL import Image
 
 from annotation.synth import SynthConfig, render_sample
 from stn.checkpoint import DEFAULT_MODEL_DIR, load_checkpoint, save_checkpoint
+from stn.export import make_backend
 from stn.imageio import PNG_PARAMS, WEBP_METHOD, encode_image
 from stn.inference import Engine
 from stn.model import DocSTN, ModelConfig
@@ -69,17 +71,21 @@ def bare_encode(crop_bgr: np.ndarray, fmt: str, quality: int) -> bytes:
     return cv2.imencode(CV_EXT[fmt], crop_bgr, params)[1]
 
 
-def bare_pipeline(data: bytes, model: DocSTN, matrix_px: np.ndarray, crop_hw: tuple[int, int], fmt: str, q: int):
-    """The floor: bare library calls, timed by stage (ms)."""
+def bare_pipeline(data: bytes, model: DocSTN, net, matrix_px: np.ndarray, crop_hw: tuple[int, int], fmt: str, q: int):
+    """The floor: bare library calls, timed by stage (ms); ``net`` is None (the bare torch forward) or another
+    backend's bare call (``onnxruntime.InferenceSession.run``, a TorchScript module)."""
     t = {}
     t0 = time.perf_counter()
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # BGR; channel order does not matter here
     t1 = time.perf_counter()
     h, w = model.config.input_size
     small = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
-    x = torch.from_numpy(small).permute(2, 0, 1)[None].float().div_(255)  # (1, 3, h, w)
-    with torch.inference_mode():
-        model.predict(x)
+    x = small.transpose(2, 0, 1)[None].astype(np.float32) / 255  # (1, 3, h, w)
+    if net is None:
+        with torch.inference_mode():
+            model.predict(torch.from_numpy(x))
+    else:
+        net(x)
     t2 = time.perf_counter()
     crop = cv2.warpPerspective(img, matrix_px, crop_hw[::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
@@ -99,7 +105,7 @@ def main() -> None:
     ap.add_argument("--format", default="jpeg", choices=list(CV_EXT))
     ap.add_argument("--quality", type=int, default=90)
     ap.add_argument("--size", default="2016x1512", help="photo WIDTHxHEIGHT (3 MP by default)")
-    ap.add_argument("--backend", default="torch", help="engine backend for the 'ours' column (torch: same net)")
+    ap.add_argument("--backend", default="torch", help="engine backend; the floor calls the same backend bare")
     ap.add_argument("--threads", type=int, default=0, help="torch, OpenCV and onnxruntime threads (0: defaults)")
     args = ap.parse_args()
     if args.threads:
@@ -110,6 +116,7 @@ def main() -> None:
     model, model_name = load_model(args.model)
     photos = synthetic_photos(args.images, width, height)
     engine = Engine(model, name="bench", backend=args.backend, quality=args.quality, threads=args.threads)
+    net = None if engine.backend == "torch" else make_backend(engine.backend, model, threads=args.threads)
     ours: list[dict] = []
     bare: list[dict] = []
     crops = []
@@ -117,13 +124,13 @@ def main() -> None:
         for data in photos:  # warm-up, and the crop geometry the floor reuses
             r = engine.rectify(data, fmt=args.format)
             crops.append((np.array(r.matrix_px), (r.height, r.width)))
-            bare_pipeline(data, model, crops[-1][0], crops[-1][1], args.format, args.quality)
+            bare_pipeline(data, model, net, crops[-1][0], crops[-1][1], args.format, args.quality)
         for _ in range(args.repeats):
             for data, (m, hw) in zip(photos, crops, strict=True):
                 t0 = time.perf_counter()
                 r = engine.rectify(data, fmt=args.format)
                 ours.append({**r.timings_ms, "total": (time.perf_counter() - t0) * 1e3})
-                bare.append(bare_pipeline(data, model, m, hw, args.format, args.quality))
+                bare.append(bare_pipeline(data, model, net, m, hw, args.format, args.quality))
         sample_crop = cv2.cvtColor(
             cv2.warpPerspective(cv2.imdecode(np.frombuffer(photos[0], np.uint8), cv2.IMREAD_COLOR), crops[0][0],
                                 crops[0][1][::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP),

@@ -38,6 +38,8 @@ ENCODINGS = {"png": ("image/png", ".png"), "jpeg": ("image/jpeg", ".jpg"), "webp
 
 
 _ORIENTATION = 0x0112  # the EXIF orientation tag
+#: OpenCV's flags for an RGB decode that leaves the EXIF orientation alone (None: an OpenCV without IMREAD_COLOR_RGB)
+_CV_RGB = cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION if hasattr(cv2, "IMREAD_COLOR_RGB") else None
 
 #: What Pillow raises on damaged data. Deliberately not ``Exception``: a time limit or an interrupt raised while
 #: decoding must not be mistaken for a damaged image.
@@ -111,8 +113,18 @@ def decode_image(data: bytes, *, max_pixels: int = 50_000_000) -> np.ndarray:
     if w == 0 or h == 0:
         raise CorruptImageError(f"image is {w}x{h}")
     try:
+        upright = im.getexif().get(_ORIENTATION, 1) == 1
+    except _PILLOW_ERRORS:
+        upright = False  # let exif_transpose below report (or survive) a damaged EXIF block
+    if upright and im.format in ("JPEG", "MPO") and im.mode in ("RGB", "L") and _CV_RGB is not None:
+        # the same libjpeg-turbo without Pillow's copy into NumPy: 25% faster on 3 MP (bench/pipeline.py);
+        # OpenCV returns None on any damage, and Pillow below then says what is wrong
+        arr = cv2.imdecode(np.frombuffer(data, np.uint8), _CV_RGB)
+        if arr is not None and arr.shape == (h, w, 3):
+            return arr
+    try:
         im.load()
-        if im.getexif().get(_ORIENTATION, 1) != 1:  # exif_transpose copies even an upright image: skip it then
+        if not upright:  # exif_transpose copies even an upright image: only call it when there is work
             im = ImageOps.exif_transpose(im)
         if im.mode != "RGB":
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):

@@ -132,7 +132,7 @@ def test_concurrent_callers_are_batched_and_get_their_own_result(engine_of):
     many = e.rectify_many(imgs, include_crop=False)
     for a, r, m in zip(alone, results, many, strict=True):
         np.testing.assert_allclose(np.array(r.theta).reshape(-1)[:8], a.theta, atol=1e-5)
-        assert r.corners == m.corners
+        np.testing.assert_allclose(r.corners, m.corners, atol=0.01)  # batches may be cut differently: float noise
     assert len({json.dumps(r.corners) for r in results}) == 12  # θ really depends on the photo
 
 
