@@ -1,11 +1,12 @@
 """Export a model's prediction path (ONNX, TorchScript) and run it with another backend.
 
 Convention:
-    The exported graph is :class:`PredictionGraph`: input ``image`` (B, C, H, W) float32 in [0, 1] at the model's
-    ``input_size`` (B is dynamic); outputs ``theta`` (B, P) in reading order (output -> input, normalised,
-    shared/DESIGN.md §2), ``corners`` (B, 4, 2) TL, TR, BR, BL in normalised input coordinates, ``confidence``
-    (B,) and, when the model has a classification head, ``class_logits`` (B, n_labels). They are what
-    :meth:`stn.model.DocSTN.predict` returns, with class logits in place of label names.
+    The exported graph is :class:`PredictionGraph` (ONNX opset 20): input ``image`` (B, C, H, W) float32 in
+    [0, 1] at the model's ``input_size`` (B is dynamic); outputs ``theta`` (B, P) in reading order (output ->
+    input, normalised, shared/DESIGN.md §2), ``corners`` (B, 4, 2) TL, TR, BR, BL in normalised input
+    coordinates, ``confidence`` (B,) and, when the model has a classification head, ``class_logits``
+    (B, n_labels). They are what :meth:`stn.model.DocSTN.predict` returns, with class logits in place of label
+    names.
 
 A backend is a callable ``(B, C, H, W) float32 array -> tuple of arrays`` in that order:
 
@@ -44,6 +45,8 @@ __all__ = [
 
 #: Export formats and their file extensions.
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
+#: ONNX opset of the export: 20 has AffineGrid (the turned view of test-time rotation); onnxruntime >= 1.17 runs it.
+ONNX_OPSET = 20
 #: Inference backends; "auto" is resolved by :func:`resolve_backend`.
 BACKENDS = ("torch", "torchscript", "onnx", "auto")
 
@@ -122,6 +125,12 @@ def _onnx_ready(model: DocSTN) -> DocSTN:
     return model
 
 
+def _register_onnx_symbolics() -> None:
+    """In-place boolean or (``mask |= other``, as in the model's degeneracy checks) has no ONNX mapping in the
+    TorchScript-based exporter; it is ONNX ``Or`` (the traced graph already uses the op's output afterwards)."""
+    torch.onnx.register_custom_op_symbolic("aten::__ior_", lambda g, a, b: g.op("Or", a, b), ONNX_OPSET)
+
+
 def output_names(model: DocSTN) -> list[str]:
     """The graph's output names for ``model`` (``class_logits`` only with a classification head)."""
     return ["theta", "corners", "confidence"] + (["class_logits"] if model.classifier is not None else [])
@@ -133,7 +142,8 @@ def _example(model: DocSTN, batch: int = 2) -> torch.Tensor:
 
 
 def export_model(model: DocSTN, fmt: str, out: str | Path | io.BytesIO) -> None:
-    """Write ``model``'s :class:`PredictionGraph` as ONNX (opset 17, dynamic batch) or TorchScript (traced).
+    """Write ``model``'s :class:`PredictionGraph` as ONNX (opset ``ONNX_OPSET``, dynamic batch) or TorchScript
+    (traced).
 
     Args:
         model: the model (on CPU).
@@ -148,12 +158,13 @@ def export_model(model: DocSTN, fmt: str, out: str | Path | io.BytesIO) -> None:
     with warnings.catch_warnings():  # tracing warns about Python-side checks that are constant for the graph
         warnings.simplefilter("ignore")
         if fmt == "onnx":
+            _register_onnx_symbolics()
             torch.onnx.export(
                 graph,
                 (x,),
                 out,
                 dynamo=False,  # the TorchScript-based exporter needs no onnxscript and handles grid_sample
-                opset_version=17,
+                opset_version=ONNX_OPSET,
                 input_names=["image"],
                 output_names=names,
                 dynamic_axes={"image": {0: "batch"}, **{n: {0: "batch"} for n in names}},
