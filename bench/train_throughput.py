@@ -91,10 +91,10 @@ def main() -> None:
     mc = load_checkpoint(d)[0].config if (d / "config.json").is_file() else ModelConfig()
     mc = mc.model_copy(update={"labels": []})  # the mode decides, from the data, as training does
     if args.net:
-        mc = mc.model_copy(update={"net": args.net})
+        mc = ModelConfig.model_validate({**mc.model_dump(), "net": args.net})
     if args.input:
         iw, ih = (int(v) for v in args.input.lower().split("x"))
-        mc = mc.model_copy(update={"input_size": (ih, iw)})
+        mc = ModelConfig.model_validate({**mc.model_dump(), "input_size": (ih, iw)})
     ih, iw = mc.input_size
     synth = {"width": pw, "height": ph}
     cfg = TrainConfig(mode=args.mode, data="synth:1", model=mc, batch_size=args.batch, synth=synth)
