@@ -187,3 +187,25 @@ def test_rectify_cli_writes_crops_and_json(ckpts, tmp_path):
     assert lines[1]["error"]["code"] == "unsupported_media_type"
     assert decode_image((out / "page.png").read_bytes()).shape == (120, 160, 3)
     assert json.loads((out / "page.json").read_text())["corners"] == lines[0]["corners"]
+
+
+def test_micro_batcher_waits_only_for_callers_on_their_way():
+    sizes = []
+
+    def fn(items):
+        sizes.append(len(items))
+        return items
+
+    expected = {"n": 0}
+    b = MicroBatcher(fn, max_batch=8, max_wait_s=30, incoming=lambda: expected["n"])
+    try:
+        assert b.submit("alone").result(timeout=5) == "alone"  # nobody on the way: no 30 s wait
+        expected["n"] = 1  # a second caller is decoding
+        first = b.submit("a")
+        time.sleep(0.05)
+        second = b.submit("b")
+        expected["n"] = 0
+        assert (first.result(timeout=5), second.result(timeout=5)) == ("a", "b")
+        assert sizes == [1, 2]
+    finally:
+        b.close()
