@@ -28,6 +28,24 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# A sub-command name two packages share, told apart by the value of its --format option:
+# `docstn export MANIFEST OUT --format coco` exports annotations (annotation), while
+# `docstn export --format onnx|torchscript --out FILE` exports the model (stn, also `docstn export-model`).
+FORMAT_ROUTES: dict[str, tuple[frozenset[str], str]] = {
+    "export": (frozenset({"onnx", "torchscript"}), "export-model"),
+}
+
+
+def _option_value(args: list[str], option: str) -> str | None:
+    """The value given to ``option`` in ``args`` (``--opt v`` or ``--opt=v``), else None."""
+    for i, arg in enumerate(args):
+        if arg == option and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(option + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 class LazyGroup(click.Group):
     """A click group whose sub-commands are imported on first use."""
 
@@ -44,6 +62,13 @@ class LazyGroup(click.Group):
             return None
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        if args and args[0] in FORMAT_ROUTES:
+            formats, target = FORMAT_ROUTES[args[0]]
+            if _option_value(args[1:], "--format") in formats:
+                args = [target, *args[1:]]
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Listing help imports every module; keep `docstn --help` honest but cheap by showing names only.

@@ -105,10 +105,11 @@ def test_engine_onnx_backend_gives_torch_corners(tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-def test_export_model_command(tmp_path, fmt):
+@pytest.mark.parametrize("command", ["export", "export-model"])  # the issue's `docstn export --format onnx`
+def test_export_model_command(tmp_path, fmt, command):
     ckpt = save_checkpoint(tmp_path / "m", _model())
     out = tmp_path / "out" / f"model.{fmt}"
-    r = CliRunner().invoke(docstn, ["export-model", "--format", fmt, "--model", str(ckpt), "--out", str(out)])
+    r = CliRunner().invoke(docstn, [command, f"--format={fmt}", "--model", str(ckpt), "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert out.is_file() and "theta, corners, confidence" in r.output
     r = CliRunner().invoke(docstn, ["export-model", "--model", str(tmp_path / "nope"), "--out", str(out)])
