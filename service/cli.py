@@ -16,6 +16,8 @@ __all__ = ["COMMANDS", "main"]
 # sub-command -> "module:attribute" of a click command
 COMMANDS: dict[str, str] = {
     "warp": "stn.cli:warp",
+    "train": "stn.cli:train",
+    "evaluate": "stn.cli:evaluate",
 }
 
 

@@ -4,22 +4,29 @@ Convention:
     Inputs are (B, C, H, W) float images in [0, 1] at ``config.input_size``; θ maps the output (upright
     document) frame to the input in normalised coordinates (shared/DESIGN.md §2); corners are TL, TR, BR, BL
     in the document's reading order.
+
+With ``orientation_head`` the localisation net regresses the quad in a *geometric* order (whichever cyclic
+order of the corners it finds easiest, trained with a loss that takes the best of the four cyclic shifts, see
+``stn.losses``), and a small 4-way classifier looks at the crop that order gives (θ detached) and tells how
+many quarter turns put the page upright; :meth:`DocSTN.predict` re-orders the corners into reading order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
 from . import nets
-from .module import SpatialTransformer
+from .sampling import sample
 from .transforms import get as get_transform
 from .transforms import names as transform_names
+from .transforms import output_corners
 
-__all__ = ["DocSTN", "ModelConfig", "ModelOutput", "Prediction"]
+__all__ = ["DocSTN", "ModelConfig", "ModelOutput", "Prediction", "roll_corners"]
 
 
 class ModelConfig(BaseModel):
@@ -31,13 +38,19 @@ class ModelConfig(BaseModel):
     transform_options: dict = Field(default_factory=dict)
     net: str = "docnet"
     net_options: dict = Field(default_factory=dict)
+    #: what the localisation head regresses: θ itself, or the 4 corners (θ = from_corners, closed form)
+    head: Literal["theta", "corners"] = "theta"
+    #: False: θ stays the identity (the plain-CNN baseline, same code path, no transformer)
+    localise: bool = True
     in_channels: int = 3
     input_size: tuple[int, int] = (256, 256)  # (H, W) the localisation net sees
-    out_size: tuple[int, int] = (64, 64)  # (H, W) of the transformer's output V (what a classifier sees)
+    out_size: tuple[int, int] = (64, 64)  # (H, W) of the transformer's output V (what the heads see)
     padding: str = "border"
     labels: list[str] = Field(default_factory=list)  # class names; empty: no classification head
     classifier: str = "paper"  # a localisation-net trunk reused as the classifier's trunk
-    orientation_head: bool = False  # 4-way head: which of the quad's sides is the top
+    classifier_options: dict = Field(default_factory=dict)
+    orientation_head: bool = False  # 4-way head on the crop: how many quarter turns put the page upright
+    orientation_options: dict = Field(default_factory=dict)
 
     @field_validator("transform")
     @classmethod
@@ -61,7 +74,7 @@ class ModelOutput:
     theta: torch.Tensor  # (B, P)
     warped: torch.Tensor  # (B, C, H_out, W_out)
     class_logits: torch.Tensor | None = None  # (B, n_labels)
-    orientation_logits: torch.Tensor | None = None  # (B, 4)
+    orientation_logits: torch.Tensor | None = None  # (B, 4): quarter turns from the net's order to reading order
 
 
 @dataclass
@@ -74,53 +87,96 @@ class Prediction:
     label: list[str | None]  # predicted class names (None without a classification head)
 
 
+def roll_corners(corners: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Cyclically re-order corners: ``out[:, i] = corners[:, (i - k) % 4]``.
+
+    If ``corners[:, i] = reading[:, (i + k) % 4]`` (a quad listed from its k-th reading-order corner), this
+    returns the reading order.
+
+    Args:
+        corners: (B, 4, 2).
+        k: (B,) integer quarter turns.
+
+    Example:
+        >>> c = torch.arange(8.0).view(1, 4, 2)
+        >>> roll_corners(c, torch.tensor([1]))[0, :, 0]
+        tensor([6., 0., 2., 4.])
+    """
+    idx = (torch.arange(4, device=corners.device)[None, :] - k[:, None]) % 4  # (B, 4)
+    return torch.gather(corners, 1, idx[..., None].expand(-1, -1, 2))
+
+
 class DocSTN(nn.Module):
-    """Spatial transformer + optional classification head + optional orientation head."""
+    """Localisation net -> θ -> crop V -> optional classification head + optional orientation head.
+
+    Example:
+        >>> m = DocSTN(ModelConfig(input_size=(32, 48), net="paper", head="corners", orientation_head=True))
+        >>> p = m.eval().predict(torch.rand(2, 3, 32, 48))
+        >>> tuple(p.theta.shape), tuple(p.corners.shape), tuple(p.confidence.shape)
+        ((2, 8), (2, 4, 2), (2,))
+    """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
         self.transform = get_transform(config.transform, **config.transform_options)
-        self.st = SpatialTransformer(
-            config.transform,
-            config.net,
-            in_channels=config.in_channels,
-            out_size=config.out_size,
-            padding=config.padding,
-            transform_options=config.transform_options,
-            net_options=config.net_options,
-        )
+        identity = output_corners().flatten() if config.head == "corners" else self.transform.identity(1)[0]
+        self.loc = nets.get(config.net, in_channels=config.in_channels, identity=identity, **config.net_options)
         self.classifier = None
         if config.labels:
             self.classifier = nets.get(
-                config.classifier, in_channels=config.in_channels, identity=torch.zeros(len(config.labels))
+                config.classifier,
+                in_channels=config.in_channels,
+                identity=torch.zeros(len(config.labels)),
+                **config.classifier_options,
             )
-        self.orientation = nn.Linear(self.st.loc.feature_dim, 4) if config.orientation_head else None
+        self.orientation = None
+        if config.orientation_head:
+            self.orientation = nets.get(
+                config.classifier, in_channels=config.in_channels, identity=torch.zeros(4), **config.orientation_options
+            )
+
+    def theta(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, C, H, W) -> θ (B, P) in the net's corner order (see the module docstring)."""
+        if not self.config.localise:
+            return self.transform.identity(x.shape[0], dtype=x.dtype, device=x.device)
+        p = self.loc(x)
+        if self.config.head == "corners":
+            return self.transform.from_corners(p.view(-1, 4, 2))
+        return p
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
         """x (B, C, H, W) at ``input_size`` -> :class:`ModelOutput`."""
-        feats = self.st.loc.features(x)  # (B, F)
-        theta = self.st.loc.head(feats)
-        warped = self.st.transform.grid(theta, self.config.out_size)
-        from .sampling import sample
-
-        v = sample(x, warped, padding=self.config.padding)
+        theta = self.theta(x)
+        size, pad = self.config.out_size, self.config.padding
+        v = sample(x, self.transform.grid(theta, size), padding=pad)  # (B, C, H_out, W_out)
+        orientation_logits = None
+        if self.orientation is not None:
+            # the orientation loss must not move the quad: it sees the crop of a detached θ
+            v_detached = sample(x, self.transform.grid(theta.detach(), size), padding=pad)
+            orientation_logits = self.orientation(v_detached)
         return ModelOutput(
             theta=theta,
             warped=v,
             class_logits=self.classifier(v) if self.classifier is not None else None,
-            orientation_logits=self.orientation(feats) if self.orientation is not None else None,
+            orientation_logits=orientation_logits,
         )
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> Prediction:
-        """x (B, C, H, W) in [0, 1] at ``input_size`` -> :class:`Prediction` (eval mode, no gradients)."""
+        """x (B, C, H, W) in [0, 1] at ``input_size`` -> :class:`Prediction` (no gradients).
+
+        θ and corners are in reading order: the orientation head's quarter turns are applied.
+        """
         out = self(x)
         theta = out.theta
         corners = self.transform.corners(theta)
         confidence = torch.ones(theta.shape[0], device=theta.device)
         if out.orientation_logits is not None:
-            confidence = out.orientation_logits.softmax(dim=1).amax(dim=1)
+            prob = out.orientation_logits.float().softmax(dim=1)
+            confidence, k = prob.max(dim=1)
+            corners = roll_corners(corners, k)
+            theta = torch.where((k != 0)[:, None], self.transform.from_corners(corners), theta)
         confidence = torch.where(self.transform.degenerate(theta), torch.zeros_like(confidence), confidence)
         labels: list[str | None] = [None] * theta.shape[0]
         if out.class_logits is not None:
