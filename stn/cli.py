@@ -180,9 +180,15 @@ def train(
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the metrics here.")
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-def evaluate(data: str, model_dir: str | None, json_out: Path | None, batch_size: int, device: str) -> None:
+@click.option("--record", is_flag=True, help="Also store the metrics in the checkpoint's config.json (metrics.test).")
+def evaluate(
+    data: str, model_dir: str | None, json_out: Path | None, batch_size: int, device: str, record: bool
+) -> None:
     """Evaluate a model: Jaccard index, corner error, orientation, angle, classes, images/s."""
-    from .checkpoint import CheckpointError, load_checkpoint
+    import shlex
+    import sys
+
+    from .checkpoint import DEFAULT_MODEL_DIR, CheckpointError, load_checkpoint
     from .data import DataError, open_dataset
     from .evaluate import evaluate as run_eval
     from .evaluate import format_table
@@ -202,3 +208,12 @@ def evaluate(data: str, model_dir: str | None, json_out: Path | None, batch_size
             json.dumps({"data": data, "model": str(model_dir or "default"), **metrics}, indent=2) + "\n"
         )
         click.echo(f"wrote {json_out}")
+    if record:
+        path = Path(model_dir or DEFAULT_MODEL_DIR) / "config.json"
+        config.setdefault("metrics", {})["test"] = {
+            "command": shlex.join(["docstn", *sys.argv[1:]]),
+            "data": data,
+            **metrics,
+        }
+        path.write_text(json.dumps(config, indent=2) + "\n")
+        click.echo(f"recorded the metrics in {path}")

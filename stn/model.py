@@ -17,16 +17,20 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from torch import nn
 
 from . import nets
+from .heatmap import CornerHeatmapNet
 from .sampling import sample
 from .transforms import get as get_transform
 from .transforms import names as transform_names
 from .transforms import output_corners
 
-__all__ = ["DocSTN", "ModelConfig", "ModelOutput", "Prediction", "roll_corners"]
+__all__ = ["CORNER_NETS", "DocSTN", "ModelConfig", "ModelOutput", "Prediction", "roll_corners"]
+
+#: localisation nets that predict the 4 corners themselves (``stn.heatmap``), beside the θ nets of ``stn.nets``
+CORNER_NETS = ["heatmap"]
 
 
 class ModelConfig(BaseModel):
@@ -59,12 +63,25 @@ class ModelConfig(BaseModel):
             raise ValueError(f"unknown transform {v!r}; expected one of {transform_names()}")
         return v
 
-    @field_validator("net", "classifier")
+    @field_validator("net")
+    @classmethod
+    def _known_loc_net(cls, v: str) -> str:
+        if v not in nets.names() + CORNER_NETS:
+            raise ValueError(f"unknown net {v!r}; expected one of {nets.names() + CORNER_NETS}")
+        return v
+
+    @field_validator("classifier")
     @classmethod
     def _known_net(cls, v: str) -> str:
         if v not in nets.names():
             raise ValueError(f"unknown net {v!r}; expected one of {nets.names()}")
         return v
+
+    @model_validator(mode="after")
+    def _corner_nets_need_corner_head(self) -> ModelConfig:
+        if self.net in CORNER_NETS and self.head != "corners":
+            raise ValueError(f"net {self.net!r} predicts corners: it needs head='corners'")
+        return self
 
 
 @dataclass
@@ -75,6 +92,7 @@ class ModelOutput:
     warped: torch.Tensor  # (B, C, H_out, W_out)
     class_logits: torch.Tensor | None = None  # (B, n_labels)
     orientation_logits: torch.Tensor | None = None  # (B, 4): quarter turns from the net's order to reading order
+    corners: torch.Tensor | None = None  # (B, 4, 2) the net's own corners (head="corners"), before any θ fit
 
 
 @dataclass
@@ -106,6 +124,14 @@ def roll_corners(corners: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return torch.gather(corners, 1, idx[..., None].expand(-1, -1, 2))
 
 
+def _degenerate_quads(corners: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """(B,) bool: True where three of the 4 corners (B, 4, 2) are (nearly) in a line."""
+    c = corners.detach()
+    e1, e2 = torch.roll(c, -1, dims=1) - c, torch.roll(c, 1, dims=1) - c  # (B, 4, 2)
+    tri = (e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0]).abs()  # (B, 4) twice the corner triangles' areas
+    return (tri.amin(dim=1) < eps) | ~torch.isfinite(c).all(dim=(1, 2))
+
+
 class DocSTN(nn.Module):
     """Localisation net -> θ -> crop V -> optional classification head + optional orientation head.
 
@@ -121,7 +147,10 @@ class DocSTN(nn.Module):
         self.config = config
         self.transform = get_transform(config.transform, **config.transform_options)
         identity = output_corners().flatten() if config.head == "corners" else self.transform.identity(1)[0]
-        self.loc = nets.get(config.net, in_channels=config.in_channels, identity=identity, **config.net_options)
+        if config.net == "heatmap":
+            self.loc = CornerHeatmapNet(in_channels=config.in_channels, **config.net_options)
+        else:
+            self.loc = nets.get(config.net, in_channels=config.in_channels, identity=identity, **config.net_options)
         self.classifier = None
         if config.labels:
             self.classifier = nets.get(
@@ -136,18 +165,25 @@ class DocSTN(nn.Module):
                 config.classifier, in_channels=config.in_channels, identity=torch.zeros(4), **config.orientation_options
             )
 
-    def theta(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, C, H, W) -> θ (B, P) in the net's corner order (see the module docstring)."""
+    def localise(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x (B, C, H, W) -> (θ (B, P), the net's corners (B, 4, 2) or None) in the net's corner order.
+
+        With ``head="corners"`` θ is fitted to the corners in closed form; a quad too degenerate for that (three
+        corners in a line) gets the identity θ instead of stopping training.
+        """
         if not self.config.localise:
-            return self.transform.identity(x.shape[0], dtype=x.dtype, device=x.device)
+            return self.transform.identity(x.shape[0], dtype=x.dtype, device=x.device), None
         p = self.loc(x)
-        if self.config.head == "corners":
-            return self.transform.from_corners(p.view(-1, 4, 2))
-        return p
+        if self.config.head != "corners":
+            return p, None
+        corners = p.view(-1, 4, 2)
+        bad = _degenerate_quads(corners)
+        safe = torch.where(bad[:, None, None], output_corners(dtype=corners.dtype, device=corners.device), corners)
+        return self.transform.from_corners(safe), corners
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
         """x (B, C, H, W) at ``input_size`` -> :class:`ModelOutput`."""
-        theta = self.theta(x)
+        theta, corners = self.localise(x)
         size, pad = self.config.out_size, self.config.padding
         v = sample(x, self.transform.grid(theta, size), padding=pad)  # (B, C, H_out, W_out)
         orientation_logits = None
@@ -160,6 +196,7 @@ class DocSTN(nn.Module):
             warped=v,
             class_logits=self.classifier(v) if self.classifier is not None else None,
             orientation_logits=orientation_logits,
+            corners=corners,
         )
 
     @torch.no_grad()
@@ -177,7 +214,10 @@ class DocSTN(nn.Module):
             confidence, k = prob.max(dim=1)
             corners = roll_corners(corners, k)
             theta = torch.where((k != 0)[:, None], self.transform.from_corners(corners), theta)
-        confidence = torch.where(self.transform.degenerate(theta), torch.zeros_like(confidence), confidence)
+        bad = self.transform.degenerate(theta)
+        if out.corners is not None:
+            bad |= _degenerate_quads(out.corners)
+        confidence = torch.where(bad, torch.zeros_like(confidence), confidence)
         labels: list[str | None] = [None] * theta.shape[0]
         if out.class_logits is not None:
             labels = [self.config.labels[i] for i in out.class_logits.argmax(dim=1).tolist()]

@@ -118,11 +118,10 @@ def _resolve_model(cfg: TrainConfig, train_set) -> ModelConfig:
 def _losses(out, batch, cfg: TrainConfig, model: DocSTN) -> dict[str, torch.Tensor]:
     """The loss terms of one batch, for the mode; ``loss`` is their weighted sum."""
     terms: dict[str, torch.Tensor] = {}
-    zero = out.theta.sum() * 0  # keeps every head in the graph (DDP needs all parameters used)
-    total = zero
+    total = out.theta.new_zeros(())
     if cfg.mode in ("supervised", "hybrid"):
         mask = batch["has_corners"]
-        pred = model.transform.corners(out.theta.float())
+        pred = out.corners.float() if out.corners is not None else model.transform.corners(out.theta.float())
         lc, shift = corner_loss(
             pred, batch["corners"], mask, any_order=out.orientation_logits is not None, beta=cfg.corner_beta
         )
