@@ -156,11 +156,10 @@ def build_pipeline(config: AugmentConfig | None = None, seed: int | None = None)
 
 
 def _read_rgb(path: Path) -> np.ndarray:
-    data = np.fromfile(str(path), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if img is None:
-        raise ValueError(f"cannot decode image {path} (unreadable, truncated or not an image)")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    try:
+        return F.decode_image(path.read_bytes())
+    except ValueError:
+        raise ValueError(f"cannot decode image {path} (unreadable, truncated or not an image)") from None
 
 
 def augment_record(
@@ -206,20 +205,13 @@ def augment_record(
             if corners_outside(new_corners, w, h).any():
                 flags.append("corners_outside")
         name = f"images/{stem}_{k:03d}.jpg"
-        ok, buf = cv2.imencode(
-            ".jpg",
-            cv2.cvtColor(res["image"], cv2.COLOR_RGB2BGR),
-            [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality],
-        )
-        if not ok:
-            raise ValueError("JPEG encoding failed")
-        buf.tofile(str(out_dir / name))
+        (out_dir / name).write_bytes(F.jpeg_encode(res["image"], config.jpeg_quality))
         out.append(
             Record(
                 image=name,
                 width=w,
                 height=h,
-                corners=None if new_corners is None else new_corners.tolist(),
+                corners=None if new_corners is None else np.round(new_corners, 4).tolist(),
                 label=record.label,
                 source=record.image,
                 flags=flags,

@@ -20,8 +20,9 @@ __all__ = [
     "apply_photometric",
     "blur",
     "composite_page",
+    "decode_image",
     "drop_shadow",
-    "jpeg_roundtrip",
+    "jpeg_encode",
     "lighting_gain",
     "place_quad",
     "random_background",
@@ -230,16 +231,22 @@ def add_noise(image: np.ndarray, rng: np.random.Generator, max_sigma: float = 6.
     return cv2.addWeighted(image, 1.0, window, alpha, -128.0 * alpha)
 
 
-def jpeg_roundtrip(image: np.ndarray, quality: int) -> tuple[np.ndarray, bytes]:
-    """Encode an RGB image as JPEG at ``quality``; return (decoded RGB image, JPEG bytes)."""
+def jpeg_encode(image: np.ndarray, quality: int) -> bytes:
+    """JPEG bytes of an RGB uint8 image at ``quality`` (1-100)."""
     ok, buf = cv2.imencode(
         ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
     )
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    data = buf.tobytes()
-    decoded = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    return decoded, data
+    return buf.tobytes()
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """RGB uint8 image from JPEG (or any OpenCV-readable) bytes; ValueError when they do not decode."""
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError("cannot decode image bytes")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 def random_warp_matrix(

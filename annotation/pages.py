@@ -50,8 +50,8 @@ def _accent(rng: np.random.Generator) -> Color:
 
 def _fill(img: np.ndarray, x0: float, y0: float, x1: float, y1: float, color: Color) -> None:
     h, w = img.shape[:2]
-    a, b = max(0, round(x0)), min(w, max(round(x1), round(x0) + 1))
-    c, d = max(0, round(y0)), min(h, max(round(y1), round(y0) + 1))
+    a, c = max(0, int(x0 + 0.5)), max(0, int(y0 + 0.5))
+    b, d = min(w, max(int(x1 + 0.5), a + 1)), min(h, max(int(y1 + 0.5), c + 1))
     if a < b and c < d:
         img[c:d, a:b] = color
 
@@ -69,13 +69,17 @@ def _text_line(
 
     Some words get an ascender block so that lines are not symmetric top to bottom.
     """
-    x = x0
-    end = x0 + length
     gap = max(1.0, size * 0.6)
-    while x < end - size:
-        wlen = min(end - x, size * float(rng.uniform(1.5, 6.0)))
+    n = int(length / (size * 1.5 + gap)) + 1
+    widths = size * rng.uniform(1.5, 6.0, size=n)
+    ascender = rng.random(n) < 0.5
+    x, end = x0, x0 + length
+    for wlen, asc in zip(widths.tolist(), ascender.tolist(), strict=True):
+        if x >= end - size:
+            break
+        wlen = min(end - x, wlen)
         _fill(img, x, y, x + wlen, y + size, color)
-        if rng.random() < 0.5:  # ascender: taller stroke sticking up at a word's start
+        if asc:  # ascender: taller stroke sticking up at a word's start
             _fill(img, x, y - size * 0.5, x + max(1.0, size * 0.35), y, color)
         x += wlen + gap
 

@@ -24,6 +24,7 @@ __all__ = [
     "ManifestError",
     "Record",
     "merge_manifests",
+    "parse_line",
     "read_manifest",
     "split_records",
     "write_manifest",

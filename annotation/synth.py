@@ -98,7 +98,11 @@ def render_sample(seed: int, config: SynthConfig | None = None) -> Sample:
     >>> s.image.shape, s.corners.shape, s.label in CLASSES
     ((480, 640, 3), (4, 2), True)
     """
-    cfg = config or _DEFAULT
+    return _render(seed, config or _DEFAULT, decode=True)
+
+
+def _render(seed: int, cfg: SynthConfig, decode: bool) -> Sample:
+    """``render_sample``; with ``decode=False`` and JPEG on, ``image`` is the photo before compression."""
     rng = np.random.default_rng(seed)
     W, H = cfg.width, cfg.height
     label = cfg.classes[int(rng.integers(0, len(cfg.classes)))]
@@ -129,7 +133,10 @@ def render_sample(seed: int, config: SynthConfig | None = None) -> Sample:
         photo = F.add_noise(photo, rng)
     data = None
     if cfg.jpeg:
-        photo, data = F.jpeg_roundtrip(photo, int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1)))
+        quality = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+        data = F.jpeg_encode(photo, quality)
+        if decode:
+            photo = F.decode_image(data)
     return Sample(image=photo, corners=quad, label=label, angle_deg=angle_deg(quad), jpeg=data)
 
 
@@ -140,11 +147,9 @@ def sample_seed(seed: int, index: int) -> int:
 
 def _write_one(task: tuple[int, int, SynthConfig, str]) -> dict:
     index, seed, cfg, out_dir = task
-    s = render_sample(seed, cfg)
+    s = _render(seed, cfg, decode=False)  # the file holds the JPEG bytes; no need to decode them here
     name = f"images/{index:06d}.jpg"
-    data = s.jpeg
-    if data is None:
-        _, data = F.jpeg_roundtrip(s.image, 95)
+    data = s.jpeg if s.jpeg is not None else F.jpeg_encode(s.image, 95)
     tmp = Path(out_dir) / f"{name}.tmp"
     tmp.write_bytes(data)
     os.replace(tmp, Path(out_dir) / name)

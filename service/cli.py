@@ -18,6 +18,11 @@ COMMANDS: dict[str, str] = {
     "warp": "stn.cli:warp",
     "train": "stn.cli:train",
     "evaluate": "stn.cli:evaluate",
+    "synth": "annotation.cli:synth",
+    "annotate": "annotation.cli:annotate",
+    "import": "annotation.cli:import_cmd",
+    "export": "annotation.cli:export_cmd",
+    "augment": "annotation.cli:augment",
 }
 
 
