@@ -85,11 +85,22 @@ class CornerHeatmapNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, 8) corners (x, y) TL, TR, BR, BL, normalised."""
+        return self.corners_and_spread(x)[0]
+
+    def corners_and_spread(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, C, H, W) -> (corners (B, 8), spread (B,)).
+
+        ``spread`` is the heatmaps' mean standard deviation in input pixels at (H, W): small when every
+        heatmap has one sharp peak, large when a corner is uncertain (a heatmap split between two places).
+        """
         logits = self.heatmaps(x)
         b, _, h, w = logits.shape
         p = logits.float().flatten(2).softmax(dim=2).view(b, 4, h, w)
         ys = (2 * torch.arange(h, device=x.device, dtype=p.dtype) + 1) / h - 1
         xs = (2 * torch.arange(w, device=x.device, dtype=p.dtype) + 1) / w - 1
-        cx = (p.sum(dim=2) * xs).sum(dim=2)  # (B, 4)
-        cy = (p.sum(dim=3) * ys).sum(dim=2)
-        return torch.stack([cx, cy], dim=2).reshape(b, 8)
+        px, py = p.sum(dim=2), p.sum(dim=3)  # (B, 4, w), (B, 4, h) marginals
+        cx, cy = (px * xs).sum(dim=2), (py * ys).sum(dim=2)  # (B, 4)
+        vx, vy = (px * xs**2).sum(dim=2) - cx**2, (py * ys**2).sum(dim=2) - cy**2
+        big_h, big_w = x.shape[-2:]
+        spread = (vx * (big_w / 2) ** 2 + vy * (big_h / 2) ** 2).clamp_min(0).sqrt().mean(dim=1)
+        return torch.stack([cx, cy], dim=2).reshape(b, 8), spread

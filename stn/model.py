@@ -13,10 +13,12 @@ many quarter turns put the page upright; :meth:`DocSTN.predict` re-orders the co
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from torch import nn
 
@@ -55,6 +57,9 @@ class ModelConfig(BaseModel):
     classifier_options: dict = Field(default_factory=dict)
     orientation_head: bool = False  # 4-way head on the crop: how many quarter turns put the page upright
     orientation_options: dict = Field(default_factory=dict)
+    #: prediction only (net "heatmap"): also localise in a view turned by this angle (degrees; 0: off) and keep,
+    #: per image, the view whose heatmaps are sharper; resolves quads the net finds ambiguous in one view
+    tta_rotation_deg: float = 0.0
 
     @field_validator("transform")
     @classmethod
@@ -184,6 +189,9 @@ class DocSTN(nn.Module):
     def forward(self, x: torch.Tensor) -> ModelOutput:
         """x (B, C, H, W) at ``input_size`` -> :class:`ModelOutput`."""
         theta, corners = self.localise(x)
+        return self._heads(x, theta, corners)
+
+    def _heads(self, x: torch.Tensor, theta: torch.Tensor, corners: torch.Tensor | None) -> ModelOutput:
         size, pad = self.config.out_size, self.config.padding
         v = sample(x, self.transform.grid(theta, size), padding=pad)  # (B, C, H_out, W_out)
         orientation_logits = None
@@ -205,7 +213,13 @@ class DocSTN(nn.Module):
 
         θ and corners are in reading order: the orientation head's quarter turns are applied.
         """
-        out = self(x)
+        if self.config.tta_rotation_deg and isinstance(self.loc, CornerHeatmapNet):
+            raw = self._corners_two_views(x, self.config.tta_rotation_deg)
+            bad = _degenerate_quads(raw)
+            safe = torch.where(bad[:, None, None], output_corners(dtype=raw.dtype, device=raw.device), raw)
+            out = self._heads(x, self.transform.from_corners(safe), raw)
+        else:
+            out = self(x)
         theta = out.theta
         corners = self.transform.corners(theta)
         confidence = torch.ones(theta.shape[0], device=theta.device)
@@ -222,3 +236,20 @@ class DocSTN(nn.Module):
         if out.class_logits is not None:
             labels = [self.config.labels[i] for i in out.class_logits.argmax(dim=1).tolist()]
         return Prediction(theta=theta, corners=corners, confidence=confidence, label=labels)
+
+    def _corners_two_views(self, x: torch.Tensor, degrees: float) -> torch.Tensor:
+        """Corners (B, 4, 2) from x and from x turned by ``degrees`` (zoomed out to keep the whole photo in
+        view), per image the one with the smaller heatmap spread (in input pixels)."""
+        b, _, h, w = x.shape
+        a = math.radians(degrees)
+        c, s = abs(math.cos(a)), abs(math.sin(a))
+        zoom = min(h / (w * s + h * c), w / (w * c + h * s))  # the turned photo fits the frame
+        rot = torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]], dtype=x.dtype, device=x.device)
+        d = torch.diag(torch.tensor([w / 2, h / 2], dtype=x.dtype, device=x.device))  # normalised -> pixels
+        view_to_input = torch.linalg.inv(d) @ rot @ d / zoom  # (2, 2), normalised view -> normalised input
+        affine = torch.cat([view_to_input, view_to_input.new_zeros(2, 1)], dim=1).expand(b, 2, 3)
+        turned = sample(x, F.affine_grid(affine, [b, x.shape[1], h, w], align_corners=False), padding="border")
+        c0, s0 = self.loc.corners_and_spread(x)
+        c1, s1 = self.loc.corners_and_spread(turned)
+        c1 = c1.view(b, 4, 2) @ view_to_input.T  # back to input coordinates
+        return torch.where((s1 / zoom < s0)[:, None, None], c1, c0.view(b, 4, 2))
