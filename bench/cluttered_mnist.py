@@ -5,7 +5,7 @@ only, as in the STN paper) and scored by ``docstn evaluate`` on the 1,000 test i
 same model with the transformer held at the identity (``model.localise=false``). Prints the test-error table
 with seeds, and saves a picture of test inputs beside each transformer's output.
 
-    python bench/cluttered_mnist.py [--steps 3000] [--seeds 0] [--out runs/bench_mnist]
+    python bench/cluttered_mnist.py [--steps 1500] [--seeds 0] [--out runs/bench_mnist]
 
 Data: data_files/cluttered_mnist (40x40; 10,000 train, 1,000 valid, 1,000 test; see its README.txt).
 """
@@ -31,7 +31,7 @@ VARIANTS = {  # name -> (transform, --set overrides)
 COMMON = [
     "--mode", "unsupervised", "--net", "paper", "--input-size", "40x40",
     "--set", "model.in_channels=1", "--set", "model.out_size=[40,40]", "--set", "model.padding=zeros",
-    "--set", 'model.classifier_options={"channels":[32,64],"hidden":128}',
+    "--set", 'model.classifier_options={"channels":[32,32],"hidden":64}',
     "--set", "loc_lr_mult=0.1", "--set", "warmup_steps=200", "--set", "eval_interval=1000",
     "--set", "workers=0", "--set", "threads=1", "--set", "progress=false", "--no-resume",
 ]  # fmt: skip
@@ -43,7 +43,7 @@ def docstn(*args: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])

@@ -235,6 +235,10 @@ def train(cfg: TrainConfig) -> DocSTN:
         model.load_state_dict(loaded.state_dict())
         st = json.loads(state_path.read_text())
         step, elapsed0 = st["step"], st.get("elapsed_s", 0.0)
+        if master and (out_dir / "metrics.jsonl").is_file():  # drop what was logged after the checkpoint
+            log = out_dir / "metrics.jsonl"
+            kept = [line for line in log.read_text().splitlines() if json.loads(line)["step"] <= step]
+            log.write_text("".join(line + "\n" for line in kept))
     model.train()
 
     loc_params = list(model.loc.parameters())

@@ -59,6 +59,8 @@ def test_loss_falls_when_overfitting_one_batch(tiny_sets, make_config, tmp_path)
 def test_resume_continues_from_the_checkpoint(tiny_sets, make_config, tmp_path):
     out = tmp_path / "out"
     train(make_config(out, tiny_sets["full"], steps=2, eval_interval=2))
+    with (out / "metrics.jsonl").open("a") as f:  # as if the run had gone on after its checkpoint and died
+        f.write(json.dumps({"step": 3, "split": "train", "loss": 9.0}) + "\n")
     train(make_config(out, tiny_sets["full"], steps=4, eval_interval=2, resume=True))
     steps = [r["step"] for r in _log(out)]
     assert steps == [1, 2, 3, 4]  # the second run started at step 3
