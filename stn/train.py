@@ -348,12 +348,16 @@ def _checkpoint(model, opt, cfg, val_loader, device, step, elapsed, train_meta, 
         with log_path.open("a") as f:
             f.write(json.dumps(rec) + "\n")
     out_dir = Path(cfg.out)
-    save_checkpoint(
-        out_dir,
-        model,
-        train={**train_meta, "step": step, "elapsed_s": round(elapsed, 1)},
-        metrics={f"val_{k}": v for k, v in val.items()},
-    )
+    train = {**train_meta, "step": step, "elapsed_s": round(elapsed, 1)}
+    metrics = {f"val_{k}": v for k, v in val.items()}
+    save_checkpoint(out_dir, model, train=train, metrics=metrics)
     _save_optimizer(out_dir / "optimizer.safetensors", opt)
-    (out_dir / "train_state.json").write_text(json.dumps({"step": step, "elapsed_s": elapsed}) + "\n")
+    state_path = out_dir / "train_state.json"
+    best = json.loads(state_path.read_text()).get("best") if state_path.is_file() else None
+    # the best validation checkpoint so far (Jaccard when corners are known, else the loss) goes to out/best
+    score = val.get("jaccard", -val["loss"]) if val else None
+    if score is not None and (best is None or score > best):
+        best = score
+        save_checkpoint(out_dir / "best", model, train=train, metrics=metrics)
+    state_path.write_text(json.dumps({"step": step, "elapsed_s": elapsed, "best": best}) + "\n")
     return val

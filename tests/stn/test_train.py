@@ -58,14 +58,16 @@ def test_loss_falls_when_overfitting_one_batch(tiny_sets, make_config, tmp_path)
 
 def test_resume_continues_from_the_checkpoint(tiny_sets, make_config, tmp_path):
     out = tmp_path / "out"
-    train(make_config(out, tiny_sets["full"], steps=2, eval_interval=2))
+    train(make_config(out, tiny_sets["full"], steps=2, eval_interval=2, val=str(tiny_sets["full"])))
     with (out / "metrics.jsonl").open("a") as f:  # as if the run had gone on after its checkpoint and died
         f.write(json.dumps({"step": 3, "split": "train", "loss": 9.0}) + "\n")
-    train(make_config(out, tiny_sets["full"], steps=4, eval_interval=2, resume=True))
+    train(make_config(out, tiny_sets["full"], steps=4, eval_interval=2, resume=True, val=str(tiny_sets["full"])))
     steps = [r["step"] for r in _log(out)]
     assert steps == [1, 2, 3, 4]  # the second run started at step 3
     _, config = load_checkpoint(out)
     assert config["train"]["step"] == 4
+    _, best = load_checkpoint(out / "best")  # the best validation checkpoint is kept beside the last one
+    assert best["train"]["step"] in (2, 4) and "val_jaccard" in best["metrics"]
 
 
 def test_bad_configs_fail_at_once(tiny_sets, make_config, tmp_path):
