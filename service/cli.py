@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "export-model": "stn.export:export_model_cmd",
     "serve": "service.commands:serve",
     "worker": "workers.cli:worker",
+    "train": "stn.cli:train",
+    "evaluate": "stn.cli:evaluate",
     "synth": "annotation.cli:synth",
     "annotate": "annotation.cli:annotate",
     "import": "annotation.cli:import_cmd",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["parse_size", "parse_theta", "warp"]
+__all__ = ["apply_overrides", "parse_size", "parse_theta", "train", "warp"]
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -76,3 +76,144 @@ def warp(image: Path, kind: str, theta: str, size: str | None, out: Path, sample
     if not cv2.imwrite(str(out), result):
         raise click.ClickException(f"{out}: could not write (unknown image extension?)")
     click.echo(f"wrote {out} ({out_size[1]}x{out_size[0]})")
+
+
+def apply_overrides(config: dict, overrides: list[str]) -> dict:
+    """Apply ``key.sub=value`` overrides (values parsed as JSON when they parse, else kept as strings).
+
+    Example:
+        >>> apply_overrides({"model": {"net": "paper"}}, ["model.net=docnet", "steps=5", "model.input_size=[96,128]"])
+        {'model': {'net': 'docnet', 'input_size': [96, 128]}, 'steps': 5}
+    """
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = config
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return config
+
+
+def _fail(e: Exception) -> None:
+    from pydantic import ValidationError
+
+    if isinstance(e, ValidationError):
+        msgs = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in e.errors())
+        raise click.ClickException(f"bad config: {msgs}") from None
+    raise click.ClickException(str(e)) from None
+
+
+@click.command()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A JSON file of TrainConfig fields; the options below override it.",
+)
+@click.option("--mode", type=click.Choice(["supervised", "unsupervised", "hybrid"]), default=None)
+@click.option("--transform", default=None, help="Transform kind (affine, projective, tps, ...).")
+@click.option("--net", default=None, help="Localisation net (paper, docnet).")
+@click.option("--data", default=None, help="Training data: manifest.jsonl, synth:SEED or file.npz#split.")
+@click.option("--val", default=None, help="Validation data (same forms as --data).")
+@click.option("--out", default=None, help="Output folder (checkpoint, metrics.jsonl, plots).")
+@click.option("--steps", type=int, default=None)
+@click.option("--batch-size", type=int, default=None)
+@click.option("--lr", type=float, default=None)
+@click.option("--input-size", default=None, help="WIDTHxHEIGHT the localisation net sees.")
+@click.option("--device", default=None, help="auto, cpu, cuda, cuda:N.")
+@click.option("--resume/--no-resume", default=None, help="Continue from the checkpoint in --out (default: yes).")
+@click.option("--set", "overrides", multiple=True, help="KEY=VALUE override, e.g. model.orientation_head=true.")
+def train(
+    config_file, mode, transform, net, data, val, out, steps, batch_size, lr, input_size, device, resume, overrides
+) -> None:
+    """Train a spatial transformer: supervised (corners), unsupervised (labels) or hybrid."""
+    import shlex
+    import sys
+
+    from pydantic import ValidationError
+
+    from .data import DataError
+    from .train import TrainConfig
+    from .train import train as run_training
+
+    config = json.loads(config_file.read_text()) if config_file else {}
+    flat = {
+        "mode": mode,
+        "data": data,
+        "val": val,
+        "out": out,
+        "steps": steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "device": device,
+        "resume": resume,
+    }
+    config.update({k: v for k, v in flat.items() if v is not None})
+    model = config.setdefault("model", {})
+    for k, v in {"transform": transform, "net": net}.items():
+        if v is not None:
+            model[k] = v
+    if input_size:
+        model["input_size"] = list(parse_size(input_size))
+    apply_overrides(config, list(overrides))
+    config["command"] = shlex.join(["docstn", *sys.argv[1:]])
+    try:
+        cfg = TrainConfig(**config)
+        run_training(cfg)
+    except (ValidationError, DataError) as e:
+        _fail(e)
+    click.echo(f"checkpoint in {cfg.out}")
+
+
+@click.command()
+@click.option(
+    "--data", required=True, help="Test data: manifest.jsonl (any §3 manifest), synth:SEED:N or file.npz#split."
+)
+@click.option("--model", "model_dir", default=None, help="Checkpoint folder (default: models/default).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the metrics here.")
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--record", is_flag=True, help="Also store the metrics in the checkpoint's config.json (metrics.test).")
+def evaluate(
+    data: str, model_dir: str | None, json_out: Path | None, batch_size: int, device: str, record: bool
+) -> None:
+    """Evaluate a model: Jaccard index, corner error, orientation, angle, classes, images/s."""
+    import shlex
+    import sys
+
+    from .checkpoint import DEFAULT_MODEL_DIR, CheckpointError, load_checkpoint
+    from .data import DataError, open_dataset
+    from .evaluate import evaluate as run_eval
+    from .evaluate import format_table
+
+    try:
+        model, config = load_checkpoint(model_dir, device=device)
+        mc = model.config
+        synth = config.get("train", {}).get("synth") or {}
+        ds = open_dataset(data, input_size=mc.input_size, labels=mc.labels, in_channels=mc.in_channels, synth=synth)
+        metrics = run_eval(model, ds, batch_size=batch_size, device=device, progress=True)
+    except (CheckpointError, DataError) as e:
+        _fail(e)
+    click.echo(format_table(metrics))
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(
+            json.dumps({"data": data, "model": str(model_dir or "default"), **metrics}, indent=2) + "\n"
+        )
+        click.echo(f"wrote {json_out}")
+    if record:
+        path = Path(model_dir or DEFAULT_MODEL_DIR) / "config.json"
+        config.setdefault("metrics", {})["test"] = {
+            "command": shlex.join(["docstn", *sys.argv[1:]]),
+            "data": data,
+            **metrics,
+        }
+        path.write_text(json.dumps(config, indent=2) + "\n")
+        click.echo(f"recorded the metrics in {path}")

@@ -8,6 +8,7 @@ its input through unchanged.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import torch
@@ -15,7 +16,7 @@ from torch import nn
 
 from .checks import check_shape
 
-__all__ = ["DocNet", "LocalisationNet", "PaperNet", "get", "names", "register"]
+__all__ = ["ConvNet", "DocNet", "LocalisationNet", "PaperNet", "get", "names", "register"]
 
 _REGISTRY: dict[str, Callable[..., LocalisationNet]] = {}
 
@@ -38,7 +39,7 @@ def names() -> list[str]:
 
     Example:
         >>> names()
-        ['paper', 'docnet']
+        ['paper', 'docnet', 'convnet']
     """
     return list(_REGISTRY)
 
@@ -171,6 +172,38 @@ class DocNet(LocalisationNet):
             nn.AdaptiveAvgPool2d(pool),
             nn.Flatten(),  # (B, squeeze * pool * pool)
             nn.Linear(squeeze * pool * pool, hidden),
+            nn.ReLU(inplace=True),
+        ]
+        super().__init__(nn.Sequential(*layers), hidden, in_channels, identity)
+
+
+def _conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+@register("convnet")
+class ConvNet(LocalisationNet):
+    """Plain 3x3 conv-BN-ReLU stages (VGG-style, stride 32) after a CoordConv input, a spatial pool to
+    ``pool`` x ``pool`` and an FC layer. About twice as fast as ``docnet`` on CPU for the same input (dense
+    convolutions use the cores better than depthwise ones); the default model's localisation net.
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        identity: torch.Tensor,
+        widths=(32, 48, 64, 128, 192),
+        pool: int = 4,
+        hidden: int = 256,
+    ):
+        layers: list[nn.Module] = [_AddCoords(), _conv_bn_relu(in_channels + 2, widths[0], 2)]
+        for cin, cout in itertools.pairwise(widths):
+            layers += [_conv_bn_relu(cin, cout, 2), _conv_bn_relu(cout, cout)]
+        layers += [
+            nn.AdaptiveAvgPool2d(pool),
+            nn.Flatten(),  # (B, widths[-1] * pool * pool)
+            nn.Linear(widths[-1] * pool * pool, hidden),
             nn.ReLU(inplace=True),
         ]
         super().__init__(nn.Sequential(*layers), hidden, in_channels, identity)

@@ -26,7 +26,7 @@ def make_checkpoint(directory: Path, *, theta=None, seed: int | None = None, inp
     head weights, so θ depends on the photo (for batching tests); neither: the untrained identity model.
     """
     model = DocSTN(ModelConfig(transform="projective", net="paper", input_size=input_size))
-    head = model.st.loc.head
+    head = model.loc.head
     with torch.no_grad():
         if theta is not None:
             head.bias.copy_(torch.tensor(theta))

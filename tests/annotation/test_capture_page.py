@@ -15,7 +15,7 @@ from annotation.synth import SynthConfig, render_sample
 
 CHROMIUM = Path("/usr/bin/chromium")
 DATA = Path(__file__).parent / "data"
-TIMEOUT_MS = 15_000
+TIMEOUT_MS = 60_000  # generous: CI and shared machines can be slow
 
 pytestmark = [
     pytest.mark.slow,
@@ -54,7 +54,7 @@ def _manifest(folder: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _wait_manifest(folder: Path, predicate, timeout=10.0):
+def _wait_manifest(folder: Path, predicate, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         rows = _manifest(folder)
