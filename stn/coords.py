@@ -8,9 +8,12 @@ Convention:
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 
-__all__ = ["OUTPUT_CORNERS_NORM", "norm_from_px", "norm_to_px", "px_to_norm", "size_hw"]
+__all__ = ["OUTPUT_CORNERS_NORM", "angle_deg", "norm_from_px", "norm_to_px", "px_to_norm", "size_hw"]
 
 # The output frame's corners TL, TR, BR, BL in normalised coordinates: the image's outer edges.
 OUTPUT_CORNERS_NORM = ((-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0))
@@ -84,3 +87,21 @@ def norm_to_px(points: torch.Tensor, size) -> torch.Tensor:
     h, w = size_hw(size)
     scale = points.new_tensor([w, h])
     return ((points + 1) * scale - 1) / 2
+
+
+def angle_deg(corners_px: np.ndarray) -> float:
+    """Direction of TL->TR on screen, counter-clockwise positive, in (-180, 180].
+
+    Args:
+        corners_px: (4, 2) TL, TR, BR, BL in pixels (y down).
+
+    Example:
+        >>> angle_deg(np.array([[10, 0], [0, 0], [0, 5], [10, 5]]))  # upside down
+        180.0
+        >>> angle_deg(np.array([[0, 10], [0, 0], [5, 0], [5, 10]]))  # TL->TR points up: 90 CCW
+        90.0
+    """
+    dx, dy = (np.asarray(corners_px[1], np.float64) - np.asarray(corners_px[0], np.float64)).tolist()
+    a = math.degrees(math.atan2(-dy, dx))  # y points down on screen
+    a = round(a, 6)
+    return 180.0 if a <= -180.0 else a + 0.0  # + 0.0 turns -0.0 into 0.0

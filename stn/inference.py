@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from .checkpoint import DEFAULT_MODEL_DIR, CheckpointError, load_checkpoint
-from .coords import norm_to_px
+from .coords import angle_deg, norm_to_px
 from .export import make_backend, resolve_backend
 from .fullres import warp_image
 from .imageio import ENCODINGS, decode_image, encode_image, media_type
@@ -47,7 +47,6 @@ __all__ = [
     "MicroBatcher",
     "ModelUnavailableError",
     "RectifyResult",
-    "angle_deg",
     "crop_size",
     "theta_rows",
 ]
@@ -60,24 +59,6 @@ _ITEM_ERRORS = (ValueError, cv2.error)
 
 class ModelUnavailableError(RuntimeError):
     """No model could be loaded (the default model is missing, or the checkpoint is broken)."""
-
-
-def angle_deg(corners_px: np.ndarray) -> float:
-    """Direction of TL->TR on screen, counter-clockwise positive, in (-180, 180].
-
-    Args:
-        corners_px: (4, 2) TL, TR, BR, BL in pixels (y down).
-
-    Example:
-        >>> angle_deg(np.array([[10, 0], [0, 0], [0, 5], [10, 5]]))  # upside down
-        180.0
-        >>> angle_deg(np.array([[0, 10], [0, 0], [5, 0], [5, 10]]))  # TL->TR points up: 90 CCW
-        90.0
-    """
-    dx, dy = (np.asarray(corners_px[1], np.float64) - np.asarray(corners_px[0], np.float64)).tolist()
-    a = math.degrees(math.atan2(-dy, dx))  # y points down on screen
-    a = round(a, 6)
-    return 180.0 if a <= -180.0 else a + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def crop_size(corners_px: np.ndarray, width: int | None, height: int | None, *, max_side: int) -> tuple[int, int]:

@@ -14,6 +14,8 @@ import math
 import cv2
 import numpy as np
 
+from .coords import angle_deg
+
 __all__ = [
     "angle_deg",
     "angle_error_deg",
@@ -118,17 +120,6 @@ def orientation_correct(pred: np.ndarray, gt: np.ndarray) -> bool:
     """
     d = [np.linalg.norm(np.asarray(pred) - np.roll(gt, -s, axis=0), axis=1).sum() for s in range(4)]
     return int(np.argmin(d)) == 0
-
-
-def angle_deg(quad: np.ndarray) -> float:
-    """Direction of TL -> TR on screen, counter-clockwise positive, in (-180, 180] (shared/DESIGN.md §2).
-
-    Example:
-        >>> angle_deg(np.array([[0, 0], [0, -1], [1, -1], [1, 0]], float))  # TR straight above TL
-        90.0
-    """
-    dx, dy = quad[1][0] - quad[0][0], quad[1][1] - quad[0][1]
-    return math.degrees(math.atan2(-dy, dx))
 
 
 def angle_error_deg(pred: np.ndarray, gt: np.ndarray) -> float:

@@ -9,29 +9,17 @@ its input through unchanged.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from .checks import check_shape
+from .registry import Registry
 
 __all__ = ["ConvNet", "DocNet", "LocalisationNet", "PaperNet", "get", "names", "register"]
 
-_REGISTRY: dict[str, Callable[..., LocalisationNet]] = {}
-
-
-def register(name: str):
-    """Class decorator adding a :class:`LocalisationNet` subclass to the registry under ``name``."""
-
-    def deco(cls):
-        if name in _REGISTRY:
-            raise ValueError(f"localisation net {name!r} is already registered")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
+_NETS = Registry("localisation net")
+register = _NETS.register
 
 
 def names() -> list[str]:
@@ -41,7 +29,7 @@ def names() -> list[str]:
         >>> names()
         ['paper', 'docnet', 'convnet']
     """
-    return list(_REGISTRY)
+    return _NETS.names()
 
 
 def get(name: str, *, in_channels: int, identity: torch.Tensor, **options) -> LocalisationNet:
@@ -56,9 +44,7 @@ def get(name: str, *, in_channels: int, identity: torch.Tensor, **options) -> Lo
         >>> net(torch.rand(2, 1, 40, 40)).shape
         torch.Size([2, 6])
     """
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown localisation net {name!r}; expected one of {names()}")
-    return _REGISTRY[name](in_channels=in_channels, identity=identity, **options)
+    return _NETS.lookup(name)(in_channels=in_channels, identity=identity, **options)
 
 
 class LocalisationNet(nn.Module):

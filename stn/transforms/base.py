@@ -10,30 +10,18 @@ Convention (shared/DESIGN.md §2):
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 from ..checks import check_shape
 from ..coords import OUTPUT_CORNERS_NORM, norm_from_px, size_hw
+from ..registry import Registry
 
 __all__ = ["Transform", "base_grid", "get", "names", "output_corners", "register"]
 
-_REGISTRY: dict[str, type[Transform]] = {}
-
-
-def register(name: str) -> Callable[[type[Transform]], type[Transform]]:
-    """Class decorator adding a :class:`Transform` subclass to the registry under ``name``."""
-
-    def deco(cls: type[Transform]) -> type[Transform]:
-        if name in _REGISTRY:
-            raise ValueError(f"transform kind {name!r} is already registered")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
+_KINDS = Registry("transform kind")
+register = _KINDS.register
 
 
 def names() -> list[str]:
@@ -43,12 +31,12 @@ def names() -> list[str]:
         >>> names()
         ['affine', 'attention', 'rotation', 'similarity', 'projective', 'tps']
     """
-    return list(_REGISTRY)
+    return _KINDS.names()
 
 
 @functools.lru_cache(maxsize=64)
 def _get_cached(name: str, options: tuple) -> Transform:
-    return _REGISTRY[name](**dict(options))
+    return _KINDS.lookup(name)(**dict(options))
 
 
 def get(name: str, **options) -> Transform:
@@ -60,8 +48,7 @@ def get(name: str, **options) -> Transform:
         >>> get("tps", grid_size=4).num_params
         32
     """
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown transform kind {name!r}; expected one of {names()}")
+    _KINDS.lookup(name)  # a clear error for an unknown kind, before the cache
     return _get_cached(name, tuple(sorted(options.items())))
 
 
