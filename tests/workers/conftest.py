@@ -129,9 +129,10 @@ def stack(redis_server, tmp_path_factory):
         "DOCSTN_JOB_STORE": str(root / "jobs"),
         "DOCSTN_MODEL_DIR": str(ckpt),
         "DOCSTN_CHUNK_SIZE": "1",
-        "DOCSTN_TASK_SOFT_TIME_LIMIT_S": "4",
-        "DOCSTN_TASK_TIME_LIMIT_S": "6",
-        "DOCSTN_VISIBILITY_TIMEOUT_S": "8",
+        # short enough that a lost task comes back within the test, long enough for a busy 2-core machine
+        "DOCSTN_TASK_SOFT_TIME_LIMIT_S": "8",
+        "DOCSTN_TASK_TIME_LIMIT_S": "10",
+        "DOCSTN_VISIBILITY_TIMEOUT_S": "14",
         "DOCSTN_TORCH_THREADS": "1",
         "DOCSTN_MAX_SIDE": "4096",
         "OMP_NUM_THREADS": "1",

@@ -33,6 +33,14 @@ def progress(stack, job_id) -> dict:
     return stack.http.get(f"/v1/jobs/{job_id}", params={"limit": 0}).json()["progress"]
 
 
+def wait_all_done(stack, job_id, timeout: float = 120) -> None:
+    """Wait until every item has its result; on timeout say where the job stands."""
+    try:
+        wait_for(lambda: progress(stack, job_id)["done"] == N, timeout, interval=0.2, what="all items done")
+    except TimeoutError as e:
+        raise AssertionError(f"{e}: progress {progress(stack, job_id)}") from None
+
+
 def check_exactly_once(stack, job_id) -> None:
     job = stack.http.get(f"/v1/jobs/{job_id}").json()
     assert job["state"] == "done" and job["progress"] == {"done": N, "failed": 0, "total": N}, job["progress"]
@@ -70,7 +78,7 @@ def test_kill_9_worker_mid_job_then_another_finishes_every_item(stack, redis_ser
     assert progress(stack, job_id)["done"] == at_kill  # nobody is working now
     w2 = stack.worker("--pool", "solo")
     try:
-        wait_for(lambda: progress(stack, job_id)["done"] == N, 120, interval=0.2, what="all items done")
+        wait_all_done(stack, job_id)
         check_exactly_once(stack, job_id)
         attempts = [int(p.read_text()) for p in (stack.job_store / job_id / "attempts").iterdir()]
         assert len(attempts) == N and max(attempts) <= 2
@@ -87,7 +95,7 @@ def test_redis_restart_mid_job_loses_nothing(stack, redis_server):
         at_stop = progress(stack, job_id)["done"]
         assert at_stop < N, "the job finished before Redis stopped: the test proves nothing"
         redis_server.start()
-        wait_for(lambda: progress(stack, job_id)["done"] == N, 120, interval=0.2, what="all items done")
+        wait_all_done(stack, job_id)
         check_exactly_once(stack, job_id)
         ready = stack.http.get("/readyz").json()
         assert ready["checks"]["redis"]["ok"] is True
