@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["apply_overrides", "parse_size", "parse_theta", "train", "warp"]
+__all__ = ["apply_overrides", "invocation", "parse_size", "parse_theta", "train", "warp"]
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -46,6 +46,30 @@ def parse_theta(text: str, num_params: int) -> list[float]:
     if len(out) != num_params:
         raise click.BadParameter(f"expected {num_params} numbers for this transform, got {len(out)}")
     return out
+
+
+def invocation() -> str:
+    """The running sub-command as a shell line, rebuilt from what the user gave (not ``sys.argv``, which is
+    the test runner's or torchrun's when the command is invoked from there)."""
+    import shlex
+
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    parts = ["docstn", ctx.info_name or ""]
+    for param in ctx.command.params:
+        if ctx.get_parameter_source(param.name) in (None, ParameterSource.DEFAULT):
+            continue
+        value = ctx.params[param.name]
+        values = list(value) if getattr(param, "multiple", False) or getattr(param, "nargs", 1) == -1 else [value]
+        if isinstance(param, click.Argument):
+            parts += [str(v) for v in values]
+        elif getattr(param, "is_flag", False):
+            parts.append(param.opts[0] if value else (param.secondary_opts or param.opts)[0])
+        else:
+            for v in values:
+                parts += [param.opts[0], str(v)]
+    return shlex.join(parts)
 
 
 @click.command()
@@ -134,8 +158,6 @@ def train(
     config_file, mode, transform, net, data, val, out, steps, batch_size, lr, input_size, device, resume, overrides
 ) -> None:
     """Train a spatial transformer: supervised (corners), unsupervised (labels) or hybrid."""
-    import shlex
-    import sys
 
     from pydantic import ValidationError
 
@@ -163,7 +185,7 @@ def train(
     if input_size:
         model["input_size"] = list(parse_size(input_size))
     apply_overrides(config, list(overrides))
-    config["command"] = shlex.join(["docstn", *sys.argv[1:]])
+    config["command"] = invocation()
     try:
         cfg = TrainConfig(**config)
         run_training(cfg)
@@ -185,8 +207,6 @@ def evaluate(
     data: str, model_dir: str | None, json_out: Path | None, batch_size: int, device: str, record: bool
 ) -> None:
     """Evaluate a model: Jaccard index, corner error, orientation, angle, classes, images/s."""
-    import shlex
-    import sys
 
     from .checkpoint import DEFAULT_MODEL_DIR, CheckpointError, load_checkpoint
     from .data import DataError, open_dataset
@@ -211,7 +231,7 @@ def evaluate(
     if record:
         path = Path(model_dir or DEFAULT_MODEL_DIR) / "config.json"
         config.setdefault("metrics", {})["test"] = {
-            "command": shlex.join(["docstn", *sys.argv[1:]]),
+            "command": invocation(),
             "data": data,
             **metrics,
         }
