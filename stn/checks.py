@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["DegenerateTransformError", "ShapeError", "check_shape"]
+__all__ = ["DegenerateTransformError", "ShapeError", "check_choice", "check_shape"]
 
 
 class ShapeError(ValueError):
@@ -36,3 +36,16 @@ def check_shape(name: str, tensor: torch.Tensor, expected: tuple[int | str | Non
         want = ", ".join("?" if e is None else str(e) for e in expected)
         got = ", ".join(str(s) for s in tensor.shape)
         raise ShapeError(f"{name}: expected shape ({want}), got ({got})")
+
+
+def check_choice(what: str, value, choices) -> None:
+    """Raise ValueError unless ``value`` is one of ``choices``, naming ``what`` and the choices.
+
+    Example:
+        >>> check_choice("padding", "mirror", ("zeros", "border"))
+        Traceback (most recent call last):
+        ...
+        ValueError: padding: expected one of ['zeros', 'border'], got 'mirror'
+    """
+    if value not in choices:
+        raise ValueError(f"{what}: expected one of {list(choices)}, got {value!r}")

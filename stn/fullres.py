@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 
+from .checks import check_choice
 from .coords import size_hw
 from .transforms import Transform
 from .transforms import get as get_transform
@@ -53,10 +54,8 @@ def warp_image(
     if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
         got = getattr(image, "shape", type(image).__name__)
         raise ValueError(f"image: expected a non-empty (H, W) or (H, W, C) array, got {got}")
-    if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"interpolation: expected one of {list(INTERPOLATIONS)}, got {interpolation!r}")
-    if padding not in BORDER_MODES:
-        raise ValueError(f"padding: expected one of {list(BORDER_MODES)}, got {padding!r}")
+    check_choice("interpolation", interpolation, INTERPOLATIONS)
+    check_choice("padding", padding, BORDER_MODES)
     t = get_transform(kind) if isinstance(kind, str) else kind
     th = torch.as_tensor(np.asarray(theta, dtype=np.float64)).reshape(1, -1)
     t.check(th)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import nets
-from .checks import check_shape
+from .checks import check_choice, check_shape
 from .coords import size_hw
 from .sampling import PADDINGS, SAMPLERS, sample
 from .transforms import get as get_transform
@@ -53,10 +53,8 @@ class SpatialTransformer(nn.Module):
         net_options: dict | None = None,
     ):
         super().__init__()
-        if sampler not in SAMPLERS:
-            raise ValueError(f"sampler: expected one of {list(SAMPLERS)}, got {sampler!r}")
-        if padding not in PADDINGS:
-            raise ValueError(f"padding: expected one of {list(PADDINGS)}, got {padding!r}")
+        check_choice("sampler", sampler, SAMPLERS)
+        check_choice("padding", padding, PADDINGS)
         self.transform = get_transform(transform, **(transform_options or {}))
         self.in_channels = in_channels
         self.out_size = None if out_size is None else size_hw(out_size)

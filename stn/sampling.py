@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .checks import check_shape
+from .checks import check_choice, check_shape
 from .coords import size_hw
 from .transforms import Transform
 from .transforms import get as get_transform
@@ -18,12 +18,6 @@ __all__ = ["PADDINGS", "SAMPLERS", "sample", "warp"]
 
 SAMPLERS = ("bilinear", "nearest", "bicubic")
 PADDINGS = ("zeros", "border", "reflection")
-
-
-def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ValueError(f"{what}: expected one of {list(choices)}, got {value!r}")
-    return value
 
 
 def sample(input: torch.Tensor, grid: torch.Tensor, mode: str = "bilinear", padding: str = "zeros") -> torch.Tensor:
@@ -46,8 +40,8 @@ def sample(input: torch.Tensor, grid: torch.Tensor, mode: str = "bilinear", padd
     """
     check_shape("input", input, ("B", "C", "H", "W"))
     check_shape("grid", grid, (input.shape[0], "H_out", "W_out", 2))
-    _check_choice("sampler", mode, SAMPLERS)
-    _check_choice("padding", padding, PADDINGS)
+    check_choice("sampler", mode, SAMPLERS)
+    check_choice("padding", padding, PADDINGS)
     return F.grid_sample(input, grid.to(input.dtype), mode=mode, padding_mode=padding, align_corners=False)
 
 
