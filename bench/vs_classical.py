@@ -26,6 +26,7 @@ from annotation.synth import render_sample
 from bench.classical import detect_quad, geometric_order, tesseract_rotation
 from stn.checkpoint import load_checkpoint
 from stn.coords import norm_to_px
+from stn.inference import crop_size
 from stn.metrics import jaccard, orientation_correct
 
 
@@ -40,8 +41,7 @@ def ours_predict(model, image: np.ndarray) -> np.ndarray:
 
 def rectify(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
     """The crop inside ``quad`` (geometric order) at the quad's own resolution, for Tesseract."""
-    w = round(max(np.linalg.norm(quad[1] - quad[0]), np.linalg.norm(quad[2] - quad[3])))
-    h = round(max(np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[2] - quad[1])))
+    h, w = crop_size(quad, None, None, max_side=4096)
     dst = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]], np.float32)
     m = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
     return cv2.warpPerspective(image, m, (w, h), flags=cv2.INTER_LINEAR)
@@ -123,7 +123,7 @@ def main() -> None:
     ap.add_argument("--tesseract-n", type=int, default=100, help="photos for the (slow) Tesseract comparison")
     ap.add_argument("--model", default=None, help="checkpoint folder (default: models/default)")
     default_pages = Path(__file__).resolve().parents[2] / "shared" / "data" / "pages"
-    ap.add_argument("--pages", type=Path, default=default_pages, help="folder of real scans ('' to skip)")
+    ap.add_argument("--pages", default=str(default_pages), help="folder of real scans ('' to skip)")
     ap.add_argument("--per-page", type=int, default=2, help="photos per real scan")
     args = ap.parse_args()
     model, _ = load_checkpoint(args.model)
@@ -132,8 +132,8 @@ def main() -> None:
     title = f"{args.n} synthetic photos 640x480 (seeds {args.seed}..{args.seed + args.n - 1})"
     found, ours_orient = compare(title, synth, model)
     orientation_table("synthetic photos", synth, model, found, ours_orient, args.tesseract_n)
-    if args.pages and args.pages.is_dir():
-        real = real_page_photos(args.pages, args.per_page, args.seed)
+    if args.pages and Path(args.pages).is_dir():
+        real = real_page_photos(Path(args.pages), args.per_page, args.seed)
         found, ours_orient = compare(f"{len(real)} photos of real scanned pages, 1600x1200", real, model)
         orientation_table("real scanned pages", real, model, found, ours_orient, len(real))
 

@@ -32,6 +32,7 @@ def warp_image(
     *,
     interpolation: str = "bilinear",
     padding: str = "zeros",
+    matrix_px: np.ndarray | None = None,
 ) -> np.ndarray:
     """Warp an image of any size by θ with OpenCV.
 
@@ -42,6 +43,8 @@ def warp_image(
         out_size: (H_out, W_out) of the result.
         interpolation: "bilinear", "nearest" or "bicubic".
         padding: "zeros", "border" or "reflection".
+        matrix_px: (3, 3) ``T.matrix_px(theta, image size, out_size)`` when the caller has it already
+            (homography kinds), so that it is not computed twice.
 
     Returns:
         (H_out, W_out[, C]) array of the input's dtype.
@@ -64,7 +67,7 @@ def warp_image(
     flags = INTERPOLATIONS[interpolation]
     border = BORDER_MODES[padding]
     if t.is_homography:
-        m = t.matrix_px(th, in_size, (h_out, w_out))[0].numpy()
+        m = t.matrix_px(th, in_size, (h_out, w_out))[0].numpy() if matrix_px is None else matrix_px
         return cv2.warpPerspective(
             image, m, (w_out, h_out), flags=flags | cv2.WARP_INVERSE_MAP, borderMode=border, borderValue=0
         )

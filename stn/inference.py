@@ -380,6 +380,7 @@ class Engine:
                 (h_out, w_out),
                 interpolation=self.interpolation,
                 padding=self.padding,
+                matrix_px=m,
             )
             t1 = time.perf_counter()
             timings["warp"] = (t1 - t0) * 1000
