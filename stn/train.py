@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import DataError, StreamSampler, open_dataset
+from .jitter import jitter_batch
 from .losses import class_loss, corner_loss
 from .model import DocSTN, ModelConfig
 
@@ -60,6 +61,9 @@ class TrainConfig(BaseModel):
     warmup_steps: int = Field(100, ge=0)
     min_lr_frac: float = Field(0.02, ge=0, le=1)
     grad_clip: float = Field(1.0, ge=0)  # 0: off
+    #: random similarity jitter of each training input, corners carried along (stn.jitter); 0: off, 1: rotation
+    #: ±10°, scale ±10%, shift ±10% of the image
+    jitter: float = Field(0.0, ge=0, le=2)
     corner_beta: float = Field(0.01, gt=0)
     orientation_weight: float = Field(1.0, ge=0)
     class_weight: float = Field(1.0, ge=0)
@@ -297,6 +301,10 @@ def train(cfg: TrainConfig) -> DocSTN:
         for g in opt.param_groups:
             g["lr"] = cfg.lr * factor * g["lr_mult"]
         batch = {k: v.to(device, non_blocking=True) for k, v in next(it).items()}
+        if cfg.jitter:
+            batch["image"], batch["corners"] = jitter_batch(
+                batch["image"], batch["corners"], cfg.jitter, padding=mc.padding
+            )
         with autocast:
             out = ddp_model(batch["image"])
         terms = _losses(out, batch, cfg, model)

@@ -17,16 +17,20 @@ def _log(out, split="train"):
 
 
 @pytest.mark.parametrize(
-    ("mode", "data", "heads"),
+    ("mode", "data", "heads", "jitter"),
     [
-        ("supervised", "full", {"corner", "orient"}),
-        ("unsupervised", "labels_only", {"class"}),
-        ("hybrid", "full", {"corner", "class"}),
+        ("supervised", "full", {"corner", "orient"}, 0.0),
+        ("supervised", "full", {"corner"}, 1.0),
+        ("unsupervised", "labels_only", {"class"}, 0.0),
+        ("unsupervised", "labels_only", {"class"}, 1.0),
+        ("hybrid", "full", {"corner", "class"}, 0.5),
     ],
 )
-def test_each_mode_runs_a_few_steps(tiny_sets, make_config, tmp_path, mode, data, heads):
+def test_each_mode_runs_a_few_steps(tiny_sets, make_config, tmp_path, mode, data, heads, jitter):
     model = {"orientation_head": mode == "supervised"}
-    cfg = make_config(tmp_path / "out", tiny_sets[data], mode=mode, val=str(tiny_sets[data]), model=model)
+    cfg = make_config(
+        tmp_path / "out", tiny_sets[data], mode=mode, val=str(tiny_sets[data]), model=model, jitter=jitter
+    )
     trained = train(cfg)
     rows = _log(tmp_path / "out")
     assert rows[-1]["step"] == 3 and heads <= rows[-1].keys()
