@@ -30,6 +30,13 @@ def _report(errors: list, what: str) -> None:
 @click.option("--classes", default=None, help="comma-separated subset of the document classes")
 @click.option("--rotate", "max_rotation_deg", type=float, default=180.0, show_default=True, help="max |rotation|°")
 @click.option("--perspective", type=float, default=0.08, show_default=True)
+@click.option(
+    "--pages",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="folder of real, flat, upright scans (.jpg/.png): a --pages-fraction of the photos show one of them",
+)
+@click.option("--pages-fraction", type=click.FloatRange(0, 1), default=0.5, show_default=True)
 @click.option("--workers", type=int, default=os.cpu_count() or 1, show_default=True)
 def synth(
     out: Path,
@@ -40,6 +47,8 @@ def synth(
     classes: str | None,
     max_rotation_deg: float,
     perspective: float,
+    pages: str | None,
+    pages_fraction: float,
     workers: int,
 ) -> None:
     """Render N synthetic document photos into OUT (images/ and manifest.jsonl). Same seed, same bytes."""
@@ -52,6 +61,8 @@ def synth(
         "height": height,
         "max_rotation_deg": max_rotation_deg,
         "perspective": perspective,
+        "pages": pages,
+        "pages_fraction": pages_fraction,
     }
     if classes:
         kwargs["classes"] = tuple(c.strip() for c in classes.split(",") if c.strip())

@@ -8,15 +8,19 @@ Convention (DESIGN.md §2): ``corners`` are TL, TR, BR, BL of the page in its up
 pixel coordinates with (0, 0) the centre of the top-left pixel: where the page's outer corners
 (-0.5, -0.5), (w-0.5, -0.5), (w-0.5, h-0.5), (-0.5, h-0.5) land under the homography that composited it.
 ``angle_deg`` is the direction of TL->TR on screen, counter-clockwise positive, in (-180, 180].
-Nothing is downloaded: pages and backgrounds are procedural.
+Nothing is downloaded: pages and backgrounds are procedural, or, with ``pages=DIR``, a ``pages_fraction`` of the
+photos show the user's own flat, upright scans (any .jpg/.png in DIR; their own corners are the image corners)
+with label None: real text and layouts to learn which way is up from.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -53,6 +57,19 @@ class SynthConfig(BaseModel):
     noise: bool = True
     jpeg_quality: tuple[int, int] = (60, 95)
     jpeg: bool = True
+    pages: str | None = None  # a folder of real, flat, upright scans (.jpg/.png) to composite as documents
+    pages_fraction: float = Field(0.5, ge=0.0, le=1.0)  # share of the photos that show a scan from ``pages``
+
+    @field_validator("pages")
+    @classmethod
+    def _pages_folder(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        if not Path(v).is_dir():
+            raise ValueError(f"pages: {v} is not a folder")
+        if not scan_paths(v):
+            raise ValueError(f"pages: no .jpg, .jpeg or .png scans in {v}")
+        return str(v)
 
     @field_validator("classes")
     @classmethod
@@ -75,15 +92,37 @@ class SynthConfig(BaseModel):
         return self
 
 
+SCAN_SUFFIXES = (".jpg", ".jpeg", ".png")
+SCAN_MAX_SIDE = 1600  # scans are kept in memory at most this long (a photo's page is rarely larger)
+
+
+@lru_cache(maxsize=8)
+def scan_paths(folder: str) -> tuple[str, ...]:
+    """The scans of ``folder`` in name order (the order seeds index into)."""
+    return tuple(str(p) for p in sorted(Path(folder).iterdir()) if p.suffix.lower() in SCAN_SUFFIXES)
+
+
+@lru_cache(maxsize=64)
+def _load_scan(path: str) -> np.ndarray:
+    """A scan as RGB uint8 (H, W, 3), shrunk so that its longer side is at most SCAN_MAX_SIDE."""
+    image = F.decode_image(Path(path).read_bytes())
+    scale = SCAN_MAX_SIDE / max(image.shape[:2])
+    if scale < 1:
+        image = cv2.resize(
+            image, (round(image.shape[1] * scale), round(image.shape[0] * scale)), interpolation=cv2.INTER_AREA
+        )
+    return image
+
+
 @dataclass
 class Sample:
     """One synthetic photo: ``image`` RGB uint8 (H, W, 3); ``corners`` float64 (4, 2) TL TR BR BL in pixel
-    coordinates; ``label`` the class name; ``angle_deg`` of TL->TR; ``jpeg`` the encoded bytes (when the
-    config's ``jpeg`` is on, ``image`` is exactly their decoding)."""
+    coordinates; ``label`` the class name (None for a real scan); ``angle_deg`` of TL->TR; ``jpeg`` the encoded
+    bytes (when the config's ``jpeg`` is on, ``image`` is exactly their decoding)."""
 
     image: np.ndarray
     corners: np.ndarray
-    label: str
+    label: str | None
     angle_deg: float
     jpeg: bytes | None = field(default=None, repr=False)
 
@@ -105,8 +144,14 @@ def _render(seed: int, cfg: SynthConfig, decode: bool) -> Sample:
     """``render_sample``; with ``decode=False`` and JPEG on, ``image`` is the photo before compression."""
     rng = np.random.default_rng(seed)
     W, H = cfg.width, cfg.height
-    label = cfg.classes[int(rng.integers(0, len(cfg.classes)))]
-    aspect = float(rng.uniform(*ASPECTS[label]))
+    scan = None
+    if cfg.pages is not None and rng.random() < cfg.pages_fraction:
+        paths = scan_paths(cfg.pages)
+        scan = _load_scan(paths[int(rng.integers(0, len(paths)))])
+        label, aspect = None, scan.shape[1] / scan.shape[0]
+    else:
+        label = cfg.classes[int(rng.integers(0, len(cfg.classes)))]
+        aspect = float(rng.uniform(*ASPECTS[label]))
     quad = F.place_quad(
         aspect,
         W,
@@ -121,7 +166,7 @@ def _render(seed: int, cfg: SynthConfig, decode: bool) -> Sample:
     side_w = (np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2
     side_h = (np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2
     pw, ph = max(8, round(side_w * 1.1)), max(8, round(side_h * 1.1))
-    page = render_page(label, pw, ph, rng)
+    page = render_page(label, pw, ph, rng) if scan is None else cv2.resize(scan, (pw, ph), interpolation=cv2.INTER_AREA)
     photo = F.random_background(W, H, rng) if cfg.background else np.full((H, W, 3), 60, np.uint8)
     if cfg.shadows:
         photo = F.drop_shadow(photo, quad, rng)

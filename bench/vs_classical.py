@@ -4,9 +4,10 @@
   index (mean, median) and images/s (decoded RGB in, corners out; one image at a time for both).
 - Orientation: our model vs Tesseract's orientation detection (``tesseract --psm 0``) applied to the crop the
   classical detector found, and vs the classical detector alone (which assumes upright).
-- The same on photos of REAL scanned pages (``--pages``, default ../shared/data/pages: receipts and book
+- The same on photos of REAL scanned pages (``--pages``, default data_files/pages/test: receipts and book
   pages with real text, which Tesseract needs), composited by annotation's own functions at 1600x1200 with
-  ±180° rotation, perspective, background and lighting. The model never saw these pages.
+  ±180° rotation, perspective, background and lighting. The default model was fine-tuned on composites of
+  data_files/pages/train only: it never saw these pages.
 
     python bench/vs_classical.py [--n 500] [--seed 424242] [--tesseract-n 100] [--model DIR] [--pages DIR]
 """
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +25,8 @@ import torch
 
 from annotation import functional as AF
 from annotation.synth import render_sample
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: bench/ lives in the repo root
 from bench.classical import detect_quad, geometric_order, tesseract_rotation
 from stn.checkpoint import load_checkpoint
 from stn.coords import norm_to_px
@@ -122,9 +126,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=424242, help="first seed of the test photos (unused in training)")
     ap.add_argument("--tesseract-n", type=int, default=100, help="photos for the (slow) Tesseract comparison")
     ap.add_argument("--model", default=None, help="checkpoint folder (default: models/default)")
-    default_pages = Path(__file__).resolve().parents[2] / "shared" / "data" / "pages"
+    default_pages = Path(__file__).resolve().parents[1] / "data_files" / "pages" / "test"
     ap.add_argument("--pages", default=str(default_pages), help="folder of real scans ('' to skip)")
-    ap.add_argument("--per-page", type=int, default=2, help="photos per real scan")
+    ap.add_argument("--per-page", type=int, default=4, help="photos per real scan")
     args = ap.parse_args()
     model, _ = load_checkpoint(args.model)
     samples = [render_sample(args.seed + i) for i in range(args.n)]

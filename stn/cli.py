@@ -153,9 +153,24 @@ def _fail(e: Exception) -> None:
 @click.option("--input-size", default=None, help="WIDTHxHEIGHT the localisation net sees.")
 @click.option("--device", default=None, help="auto, cpu, cuda, cuda:N.")
 @click.option("--resume/--no-resume", default=None, help="Continue from the checkpoint in --out (default: yes).")
+@click.option("--init", default=None, help="Fine-tune: start from this checkpoint folder's model and weights.")
 @click.option("--set", "overrides", multiple=True, help="KEY=VALUE override, e.g. model.orientation_head=true.")
 def train(
-    config_file, mode, transform, net, data, val, out, steps, batch_size, lr, input_size, device, resume, overrides
+    config_file,
+    mode,
+    transform,
+    net,
+    data,
+    val,
+    out,
+    steps,
+    batch_size,
+    lr,
+    input_size,
+    device,
+    resume,
+    init,
+    overrides,
 ) -> None:
     """Train a spatial transformer: supervised (corners), unsupervised (labels) or hybrid."""
 
@@ -176,6 +191,7 @@ def train(
         "lr": lr,
         "device": device,
         "resume": resume,
+        "init": init,
     }
     config.update({k: v for k, v in flat.items() if v is not None})
     model = config.setdefault("model", {})

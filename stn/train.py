@@ -51,6 +51,11 @@ class TrainConfig(BaseModel):
     val: str | None = None
     out: str = "runs/train"
     model: ModelConfig = Field(default_factory=ModelConfig)
+    #: fine-tuning: a checkpoint folder whose weights start the run; its model config is used, with the model
+    #: fields given here (e.g. --set model.out_size=...) on top; tensors whose shape changed start afresh
+    init: str | None = None
+    #: parts of the model that keep their weights (their batch-norm statistics too)
+    freeze: list[Literal["loc", "classifier", "orientation"]] = Field(default_factory=list)
     synth: dict = Field(default_factory=dict)  # annotation.synth.SynthConfig fields for synth: specs
     steps: int = Field(1000, gt=0)
     time_limit_min: float | None = Field(None, gt=0)  # end the schedule early when this wall time is spent
@@ -102,6 +107,39 @@ def _lr_factor(progress: float, step: int, cfg: TrainConfig) -> float:
     if step < cfg.warmup_steps:
         return (step + 1) / cfg.warmup_steps
     return cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _from_init(cfg: TrainConfig) -> tuple[TrainConfig, dict[str, torch.Tensor]]:
+    """The config with the ``init`` checkpoint's model config (fields set explicitly in ``cfg.model`` win) and
+    that checkpoint's weights."""
+    from .checkpoint import CheckpointError
+
+    try:
+        loaded, _ = load_checkpoint(cfg.init)
+    except CheckpointError as e:
+        raise DataError(f"init: {e}") from None
+    explicit = cfg.model.model_dump(include=cfg.model.model_fields_set)
+    mc = ModelConfig(**{**loaded.config.model_dump(), **explicit})
+    return cfg.model_copy(update={"model": mc}), loaded.state_dict()
+
+
+def _load_matching(model: DocSTN, state: dict[str, torch.Tensor], source: str) -> None:
+    """Copy the tensors of ``state`` whose name and shape match; say which did not."""
+    own = model.state_dict()
+    kept = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(kept, strict=False)
+    fresh = sorted({k.split(".")[0] for k in own if k not in kept})
+    if fresh:
+        print(
+            f"init from {source}: {len(kept)}/{len(own)} tensors; starting afresh: {', '.join(fresh)}", file=sys.stderr
+        )
+
+
+def _train_mode(model: DocSTN, cfg: TrainConfig) -> None:
+    """Training mode, except for the frozen parts (their batch-norm statistics must not move)."""
+    model.train()
+    for name in cfg.freeze:
+        getattr(model, name).eval()
 
 
 def _resolve_model(cfg: TrainConfig, train_set) -> ModelConfig:
@@ -177,7 +215,7 @@ def _validate(model: DocSTN, loader, cfg: TrainConfig, device) -> dict[str, floa
             ):
                 if m:
                     jac.append(jaccard(pc.numpy(), gc.numpy()))
-    model.train()
+    _train_mode(model, cfg)
     res = {k: v / max(n_batches, 1) for k, v in sums.items()}
     if jac:
         res["jaccard"] = sum(jac) / len(jac)
@@ -210,6 +248,9 @@ def train(cfg: TrainConfig) -> DocSTN:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     out_dir = Path(cfg.out)
+    init_state = None
+    if cfg.init:
+        cfg, init_state = _from_init(cfg)
     mc = cfg.model
     length = cfg.steps * cfg.batch_size * world
     train_set = open_dataset(
@@ -230,6 +271,13 @@ def train(cfg: TrainConfig) -> DocSTN:
     cfg = cfg.model_copy(update={"model": mc})
 
     model = DocSTN(mc).to(device)
+    if init_state is not None:
+        _load_matching(model, init_state, cfg.init)
+    for name in cfg.freeze:
+        part = getattr(model, name)
+        if part is None:
+            raise DataError(f"freeze: this model has no {name} (orientation_head or labels not set)")
+        part.requires_grad_(False)
     step, elapsed0 = 0, 0.0
     state_path = out_dir / "train_state.json"
     if cfg.resume and state_path.is_file():
@@ -243,7 +291,7 @@ def train(cfg: TrainConfig) -> DocSTN:
             log = out_dir / "metrics.jsonl"
             kept = [line for line in log.read_text().splitlines() if json.loads(line)["step"] <= step]
             log.write_text("".join(line + "\n" for line in kept))
-    model.train()
+    _train_mode(model, cfg)
 
     loc_params = list(model.loc.parameters())
     loc_ids = {id(p) for p in loc_params}

@@ -103,3 +103,50 @@ def test_generate_is_deterministic_and_independent_of_workers(tmp_path):
         assert r.label in CLASSES and (r.width, r.height) == (160, 120)
         img = cv2.imread(str(r.path(tmp_path / "a")))
         assert img.shape == (120, 160, 3)
+
+
+def _scans(folder, n=2):
+    """Upright 'scans': white pages with a red block in the top-left quarter and a blue one at the bottom."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        w, h = 300 + 60 * i, 500
+        img = np.full((h, w, 3), 255, np.uint8)
+        img[: h // 4, : w // 2] = (255, 0, 0)  # RGB red: top left
+        img[-h // 6 :, :] = (0, 0, 255)  # blue: bottom band
+        cv2.imwrite(str(folder / f"scan{i}.png"), img[..., ::-1])
+    (folder / "notes.txt").write_text("not a scan")
+    return folder
+
+
+def test_real_scans_are_composited_upright_with_exact_corners(tmp_path):
+    pages = _scans(tmp_path / "scans")
+    cfg = SynthConfig(pages=str(pages), pages_fraction=1.0, blur=False, noise=False, jpeg=False, lighting=False)
+    for seed in range(8):
+        s = render_sample(seed, cfg)
+        assert s.label is None  # a scan has no class
+        page = _rectify(s, 100, 160).astype(int)
+        r, g, b = page[10:30, 10:40].mean(axis=(0, 1))
+        assert r > 150 and g < 90 and b < 90, (seed, r, g, b)  # red block at the top left: TL is the scan's TL
+        r, g, b = page[-12:-4, 20:80].mean(axis=(0, 1))
+        assert b > 150 and r < 90, (seed, r, g, b)  # blue band at the bottom
+        sides = np.linalg.norm(np.roll(s.corners, -1, axis=0) - s.corners, axis=1)
+        aspect = (sides[0] + sides[2]) / (sides[1] + sides[3])
+        assert aspect == pytest.approx(300 / 500, rel=0.15) or aspect == pytest.approx(360 / 500, rel=0.15)
+    assert render_sample(5, cfg).image.tobytes() == render_sample(5, cfg).image.tobytes()
+
+
+def test_pages_fraction_mixes_scans_and_procedural_pages(tmp_path):
+    cfg = SynthConfig(pages=str(_scans(tmp_path / "scans")), pages_fraction=0.5, width=160, height=120)
+    labels = [render_sample(seed, cfg).label for seed in range(40)]
+    assert 8 < labels.count(None) < 32 and all(x in CLASSES for x in labels if x is not None)
+    none = SynthConfig(pages=cfg.pages, pages_fraction=0.0, width=160, height=120)
+    assert all(render_sample(seed, none).label in CLASSES for seed in range(10))
+
+
+def test_pages_folder_is_validated(tmp_path):
+    with pytest.raises(ValidationError, match="not a folder"):
+        SynthConfig(pages=str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("x")
+    with pytest.raises(ValidationError, match=r"no \.jpg"):
+        SynthConfig(pages=str(tmp_path / "empty"))

@@ -138,3 +138,34 @@ def test_cli_trains_with_config_file_and_overrides(tiny_sets, tmp_path):
     cmd = config["train"]["command"].split()
     assert cmd[:2] == ["docstn", "train"] and cmd[cmd.index("--config") + 1] == str(cfg_file)
     assert (out / "loss.png").stat().st_size > 1000 and (out / "val_predictions.png").stat().st_size > 1000
+
+
+def test_fine_tuning_from_a_checkpoint_with_a_frozen_localisation_net(tiny_sets, make_config, tmp_path):
+    """init= starts from a checkpoint's model and weights; freeze= keeps a part's weights and BN statistics."""
+    model = {"net": "convnet", "net_options": {"widths": [8, 16]}, "orientation_head": True}
+    base_cfg = make_config(tmp_path / "base", tiny_sets["full"], model=model, steps=3)
+    train(base_cfg)
+    base, _ = load_checkpoint(tmp_path / "base")
+    cfg = make_config(tmp_path / "ft", tiny_sets["full"], steps=4, lr=1e-2).model_dump()
+    # no model field set explicitly: the model is the checkpoint's
+    train(TrainConfig(**{**cfg, "model": {}, "init": str(tmp_path / "base"), "freeze": ["loc"]}))
+    tuned, config = load_checkpoint(tmp_path / "ft")
+    assert tuned.config == base.config and config["train"]["init"] == str(tmp_path / "base")
+    a, b = base.state_dict(), tuned.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("loc."))  # weights and running statistics
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("orientation."))
+
+
+def test_fine_tuning_overrides_model_fields_and_reports_bad_parts(tiny_sets, make_config, tmp_path):
+    train(make_config(tmp_path / "base", tiny_sets["full"], steps=1))
+    cfg = make_config(tmp_path / "ft", tiny_sets["full"], steps=1, model={"orientation_head": True})
+    cfg = TrainConfig(**{**cfg.model_dump(), "model": {"orientation_head": True}, "init": str(tmp_path / "base")})
+    train(cfg)  # the new head starts afresh, the rest comes from the checkpoint
+    tuned, _ = load_checkpoint(tmp_path / "ft")
+    assert tuned.orientation is not None and tuned.config.input_size == (24, 32)
+    with pytest.raises(DataError, match=r"init: .*missing"):
+        train(cfg.model_copy(update={"init": str(tmp_path / "missing")}))
+    with pytest.raises(DataError, match="freeze: this model has no classifier"):
+        train(cfg.model_copy(update={"freeze": ["classifier"]}))
+    with pytest.raises(ValueError, match="freeze"):
+        TrainConfig(data="synth:1", freeze=["everything"])
