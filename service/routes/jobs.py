@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -47,8 +48,12 @@ async def create_job(
         raise ApiError(422, "invalid_request", "files: at least one file is required")
     if len(files) > settings.max_job_files:
         raise ApiError(413, "too_many_files", f"{len(files)} files; at most {settings.max_job_files} a job")
-    if webhook is not None and not webhook.startswith(("http://", "https://")):
-        raise ApiError(422, "invalid_request", "webhook: expected an http:// or https:// URL")
+    if webhook is not None:
+        parts = urlsplit(webhook)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ApiError(422, "invalid_request", "webhook: expected an http:// or https:// URL with a host")
+        if not settings.webhook_host_allowed(parts.hostname):
+            raise ApiError(422, "invalid_request", f"webhook: host {parts.hostname!r} is not in DOCSTN_WEBHOOK_HOSTS")
     uploads = [(f.filename or f"file{i}", await read_upload(f, settings.max_upload_bytes)) for i, f in enumerate(files)]
     options = {"width": width, "height": height, "format": format}
     meta = await run_in_threadpool(state.store.create, uploads, options=options, webhook=webhook)

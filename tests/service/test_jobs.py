@@ -99,8 +99,17 @@ def test_job_errors(make_client):
     assert (r.status_code, r.json()["error"]["code"]) == (413, "too_many_files")
     r = submit(c, [encode(photo())], webhook="file:///etc/passwd")
     assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_request")
+    r = submit(c, [encode(photo())], webhook="http:///no-host")
+    assert r.status_code == 422 and "with a host" in r.json()["error"]["message"]
     r = c.post("/v1/jobs", data={"format": "png"})
     assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_request")
+
+
+def test_webhook_hosts_are_restricted_when_configured(make_client):
+    c = make_client(webhook_hosts="hooks.example.com,*.corp.test")
+    r = submit(c, [encode(photo())], webhook="http://169.254.169.254/latest/meta-data")
+    assert r.status_code == 422 and "'169.254.169.254' is not in DOCSTN_WEBHOOK_HOSTS" in r.json()["error"]["message"]
+    assert submit(c, [encode(photo())], webhook="https://ci.corp.test/done").status_code == 202
 
 
 def test_finished_jobs_expire_after_the_ttl(make_client):
