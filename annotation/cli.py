@@ -70,7 +70,10 @@ def synth(
         cfg = SynthConfig(**kwargs)
     except ValidationError as exc:
         raise click.BadParameter(str(exc)) from exc
-    manifest = generate(out, n, seed=seed, config=cfg, workers=workers)
+    try:
+        manifest = generate(out, n, seed=seed, config=cfg, workers=workers)
+    except ValueError as exc:  # a scan of --pages that does not decode
+        raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {n} images and {manifest}")
 
 

@@ -67,8 +67,12 @@ class SynthConfig(BaseModel):
             return None
         if not Path(v).is_dir():
             raise ValueError(f"pages: {v} is not a folder")
-        if not scan_paths(v):
+        paths = list_scans(str(v))
+        if not paths:
             raise ValueError(f"pages: no .jpg, .jpeg or .png scans in {v}")
+        unreadable = [Path(p).name for p in paths if not cv2.haveImageReader(p)]
+        if unreadable:
+            raise ValueError(f"pages: not images: {', '.join(unreadable[:10])} in {v}")
         return str(v)
 
     @field_validator("classes")
@@ -96,16 +100,28 @@ SCAN_SUFFIXES = (".jpg", ".jpeg", ".png")
 SCAN_MAX_SIDE = 1600  # scans are kept in memory at most this long (a photo's page is rarely larger)
 
 
-@lru_cache(maxsize=8)
-def scan_paths(folder: str) -> tuple[str, ...]:
+def list_scans(folder: str) -> tuple[str, ...]:
     """The scans of ``folder`` in name order (the order seeds index into)."""
     return tuple(str(p) for p in sorted(Path(folder).iterdir()) if p.suffix.lower() in SCAN_SUFFIXES)
+
+
+def _scan_paths(folder: str) -> tuple[str, ...]:
+    """``list_scans``, listed again only when the folder changes (rendering a sample must not walk it)."""
+    return _scan_paths_at(folder, os.stat(folder).st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _scan_paths_at(folder: str, mtime_ns: int) -> tuple[str, ...]:
+    return list_scans(folder)
 
 
 @lru_cache(maxsize=64)
 def _load_scan(path: str) -> np.ndarray:
     """A scan as RGB uint8 (H, W, 3), shrunk so that its longer side is at most SCAN_MAX_SIDE."""
-    image = F.decode_image(Path(path).read_bytes())
+    try:
+        image = F.decode_image(Path(path).read_bytes())
+    except ValueError:
+        raise ValueError(f"{path}: the scan cannot be decoded") from None
     scale = SCAN_MAX_SIDE / max(image.shape[:2])
     if scale < 1:
         image = cv2.resize(
@@ -146,7 +162,7 @@ def _render(seed: int, cfg: SynthConfig, decode: bool) -> Sample:
     W, H = cfg.width, cfg.height
     scan = None
     if cfg.pages is not None and rng.random() < cfg.pages_fraction:
-        paths = scan_paths(cfg.pages)
+        paths = _scan_paths(cfg.pages)
         scan = _load_scan(paths[int(rng.integers(0, len(paths)))])
         label, aspect = None, scan.shape[1] / scan.shape[0]
     else:

@@ -45,3 +45,22 @@ def test_synth_export_import_augment(tmp_path):
     assert len(read_manifest(aug / "manifest.jsonl")[0]) == 8
     r = runner.invoke(synth, [str(out), "--n", "1", "--classes", "poster"])
     assert r.exit_code != 0 and "unknown classes" in r.output
+
+
+def test_synth_with_real_scans(tmp_path):
+    import cv2
+    import numpy as np
+
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    cv2.imwrite(str(scans / "page.png"), np.full((200, 140, 3), 250, np.uint8))
+    runner = CliRunner()
+    args = ["--n", "3", "--width", "160", "--height", "120", "--workers", "1", "--pages", str(scans)]
+    r = runner.invoke(synth, [str(tmp_path / "out"), *args, "--pages-fraction", "1"])
+    assert r.exit_code == 0, r.output
+    records, _ = read_manifest(tmp_path / "out" / "manifest.jsonl")
+    assert [x.label for x in records] == [None] * 3 and all(x.corners is not None for x in records)
+    (scans / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")  # a JPEG header and nothing else
+    r = runner.invoke(synth, [str(tmp_path / "out2"), *args, "--pages-fraction", "1", "--n", "12"])
+    assert r.exit_code != 0 and "broken.jpg: the scan cannot be decoded" in r.output and r.exception is not None
+    assert "Traceback" not in r.output

@@ -150,3 +150,6 @@ def test_pages_folder_is_validated(tmp_path):
     (tmp_path / "empty" / "readme.txt").write_text("x")
     with pytest.raises(ValidationError, match=r"no \.jpg"):
         SynthConfig(pages=str(tmp_path / "empty"))
+    (tmp_path / "empty" / "junk.jpg").write_text("not a jpeg")
+    with pytest.raises(ValidationError, match=r"not images: junk\.jpg"):
+        SynthConfig(pages=str(tmp_path / "empty"))
