@@ -186,9 +186,8 @@ def augment_record(
         raise ValueError(f"record says {record.width}x{record.height} but the image is {w}x{h}")
     corners = record.corners_array()
     if config.max_side and max(w, h) > config.max_side:
-        f = config.max_side / max(w, h)
-        nw, nh = max(1, round(w * f)), max(1, round(h * f))
-        image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+        image = F.shrink(image, config.max_side)
+        nh, nw = image.shape[:2]
         if corners is not None:  # pixel-centre convention: x' = (x + 0.5) * nw / w - 0.5
             corners = (corners + 0.5) * np.array([nw / w, nh / h]) - 0.5
         w, h = nw, nh

@@ -54,7 +54,7 @@ def synth(
     """Render N synthetic document photos into OUT (images/ and manifest.jsonl). Same seed, same bytes."""
     from pydantic import ValidationError
 
-    from annotation.synth import SynthConfig, generate
+    from annotation.synth import ScanError, SynthConfig, generate
 
     kwargs: dict = {
         "width": width,
@@ -72,7 +72,7 @@ def synth(
         raise click.BadParameter(str(exc)) from exc
     try:
         manifest = generate(out, n, seed=seed, config=cfg, workers=workers)
-    except ValueError as exc:  # a scan of --pages that does not decode
+    except ScanError as exc:  # a scan of --pages that does not decode
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {n} images and {manifest}")
 

@@ -28,6 +28,7 @@ __all__ = [
     "random_background",
     "random_warp_matrix",
     "shadow_gain",
+    "shrink",
     "warp_image",
 ]
 
@@ -231,6 +232,16 @@ def jpeg_encode(image: np.ndarray, quality: int) -> bytes:
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return buf.tobytes()
+
+
+def shrink(image: np.ndarray, max_side: int) -> np.ndarray:
+    """``image`` (H, W[, C]) resized (INTER_AREA) so that its longer side is at most ``max_side``; as is when it
+    already fits."""
+    h, w = image.shape[:2]
+    f = max_side / max(h, w)
+    if f >= 1:
+        return image
+    return cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
 
 
 def decode_image(data: bytes) -> np.ndarray:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from annotation import functional as F
 from annotation.geometry import angle_deg
@@ -30,7 +30,7 @@ from annotation.pages import ASPECTS, CLASSES, render_page
 from annotation.parallel import run_parallel
 from annotation.records import Record, write_manifest
 
-__all__ = ["Sample", "SynthConfig", "generate", "render_sample"]
+__all__ = ["Sample", "ScanError", "SynthConfig", "generate", "list_scans", "render_sample"]
 
 
 class SynthConfig(BaseModel):
@@ -60,20 +60,23 @@ class SynthConfig(BaseModel):
     pages: str | None = None  # a folder of real, flat, upright scans (.jpg/.png) to composite as documents
     pages_fraction: float = Field(0.5, ge=0.0, le=1.0)  # share of the photos that show a scan from ``pages``
 
-    @field_validator("pages")
-    @classmethod
-    def _pages_folder(cls, v: str | None) -> str | None:
+    _scans: tuple[str, ...] = PrivateAttr(())  # the scans of ``pages``, listed once when the config is built
+
+    @model_validator(mode="after")
+    def _pages_folder(self) -> SynthConfig:
+        v = self.pages
         if v is None:
-            return None
+            return self
         if not Path(v).is_dir():
             raise ValueError(f"pages: {v} is not a folder")
-        paths = list_scans(str(v))
+        paths = list_scans(v)
         if not paths:
             raise ValueError(f"pages: no .jpg, .jpeg or .png scans in {v}")
         unreadable = [Path(p).name for p in paths if not cv2.haveImageReader(p)]
         if unreadable:
             raise ValueError(f"pages: not images: {', '.join(unreadable[:10])} in {v}")
-        return str(v)
+        self._scans = paths
+        return self
 
     @field_validator("classes")
     @classmethod
@@ -105,29 +108,17 @@ def list_scans(folder: str) -> tuple[str, ...]:
     return tuple(str(p) for p in sorted(Path(folder).iterdir()) if p.suffix.lower() in SCAN_SUFFIXES)
 
 
-def _scan_paths(folder: str) -> tuple[str, ...]:
-    """``list_scans``, listed again only when the folder changes (rendering a sample must not walk it)."""
-    return _scan_paths_at(folder, os.stat(folder).st_mtime_ns)
-
-
-@lru_cache(maxsize=8)
-def _scan_paths_at(folder: str, mtime_ns: int) -> tuple[str, ...]:
-    return list_scans(folder)
+class ScanError(ValueError):
+    """A scan of ``SynthConfig.pages`` that cannot be decoded."""
 
 
 @lru_cache(maxsize=64)
 def _load_scan(path: str) -> np.ndarray:
     """A scan as RGB uint8 (H, W, 3), shrunk so that its longer side is at most SCAN_MAX_SIDE."""
     try:
-        image = F.decode_image(Path(path).read_bytes())
+        return F.shrink(F.decode_image(Path(path).read_bytes()), SCAN_MAX_SIDE)
     except ValueError:
-        raise ValueError(f"{path}: the scan cannot be decoded") from None
-    scale = SCAN_MAX_SIDE / max(image.shape[:2])
-    if scale < 1:
-        image = cv2.resize(
-            image, (round(image.shape[1] * scale), round(image.shape[0] * scale)), interpolation=cv2.INTER_AREA
-        )
-    return image
+        raise ScanError(f"{path}: the scan cannot be decoded") from None
 
 
 @dataclass
@@ -162,7 +153,7 @@ def _render(seed: int, cfg: SynthConfig, decode: bool) -> Sample:
     W, H = cfg.width, cfg.height
     scan = None
     if cfg.pages is not None and rng.random() < cfg.pages_fraction:
-        paths = _scan_paths(cfg.pages)
+        paths = cfg._scans
         scan = _load_scan(paths[int(rng.integers(0, len(paths)))])
         label, aspect = None, scan.shape[1] / scan.shape[0]
     else:

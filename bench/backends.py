@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 import traceback
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: bench/ lives in the repo root
 from bench.pipeline import load_model
 from stn.export import PredictionGraph, make_backend, resolve_backend
 

@@ -30,7 +30,6 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: bench/ lives in the repo root
 from bench.pipeline import load_model, synthetic_photos
 from stn.checkpoint import save_checkpoint
 from stn.inference import Engine

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -24,9 +23,7 @@ import numpy as np
 import torch
 
 from annotation import functional as AF
-from annotation.synth import render_sample
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: bench/ lives in the repo root
+from annotation.synth import list_scans, render_sample
 from bench.classical import detect_quad, geometric_order, tesseract_rotation
 from stn.checkpoint import load_checkpoint
 from stn.coords import norm_to_px
@@ -56,7 +53,7 @@ def real_page_photos(folder: Path, per_page: int, seed: int, size=(1200, 1600)):
     rng = np.random.default_rng(seed)
     h, w = size
     out = []
-    for path in sorted(folder.glob("*.[jp][pn]g")):
+    for path in map(Path, list_scans(str(folder))):
         page = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if page is None:
             continue

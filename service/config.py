@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from pydantic import Field
@@ -38,9 +38,13 @@ class Settings(WorkerSettings):
         Path("data/annotations"), description="Photos the /annotate page labels (manifest.jsonl beside them)."
     )
 
-    @property
+    @cached_property
     def api_key_set(self) -> frozenset[str]:
         return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
+
+    @cached_property
+    def _webhook_allow(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.webhook_hosts.split(",") if h.strip())
 
     def webhook_host_allowed(self, host: str) -> bool:
         """Whether ``webhook_hosts`` lets a webhook call ``host`` (case-insensitive; ``*.x`` matches subdomains).
@@ -49,7 +53,7 @@ class Settings(WorkerSettings):
         >>> [s.webhook_host_allowed(h) for h in ("HOOKS.example.com", "a.corp.test", "corp.test", "evil.com")]
         [True, True, False, False]
         """
-        allowed = [h.strip().lower() for h in self.webhook_hosts.split(",") if h.strip()]
+        allowed = self._webhook_allow
         host = host.lower()
         return not allowed or any(host.endswith(a[1:]) if a.startswith("*.") else host == a for a in allowed)
 

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from .errors import ErrorDetail
+
 __all__ = ["CropData", "JobCreated", "JobItem", "JobStatus", "ModelInfo", "Progress", "RectifyResponse"]
 
 Format = Literal["png", "jpeg", "webp"]
@@ -54,11 +56,6 @@ class Progress(BaseModel):
     done: int
     failed: int
     total: int
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
 
 
 class JobItem(BaseModel):

@@ -13,7 +13,15 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["OUTPUT_CORNERS_NORM", "angle_deg", "norm_from_px", "norm_to_px", "px_to_norm", "size_hw"]
+__all__ = [
+    "OUTPUT_CORNERS_NORM",
+    "angle_deg",
+    "norm_from_px",
+    "norm_to_px",
+    "px_linear_to_norm",
+    "px_to_norm",
+    "size_hw",
+]
 
 # The output frame's corners TL, TR, BR, BL in normalised coordinates: the image's outer edges.
 OUTPUT_CORNERS_NORM = ((-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0))
@@ -49,6 +57,29 @@ def norm_from_px(size, *, dtype=torch.float64, device=None) -> torch.Tensor:
         dtype=dtype,
         device=device,
     )
+
+
+def px_linear_to_norm(a: torch.Tensor, size) -> torch.Tensor:
+    """A linear map of pixel offsets (about the image centre) as the same map of normalised offsets.
+
+    A rotation in pixels is a shear in normalised coordinates unless H == W: this is where the aspect ratio
+    enters (``N a N^-1`` with ``N = diag(2 / W, 2 / H)``).
+
+    Args:
+        a: (..., 2, 2) linear maps in pixel units.
+        size: (H, W) of the image.
+
+    Returns:
+        (..., 2, 2) the same maps in normalised units.
+
+    Example:
+        >>> px_linear_to_norm(torch.tensor([[0.0, -1.0], [1.0, 0.0]]), (2, 4))  # a quarter turn, 4 wide, 2 high
+        tensor([[ 0.0000, -0.5000],
+                [ 2.0000,  0.0000]])
+    """
+    h, w = size_hw(size)
+    n = a.new_tensor([2.0 / w, 2.0 / h])
+    return a * n[:, None] / n[None, :]
 
 
 def px_to_norm(points: torch.Tensor, size) -> torch.Tensor:

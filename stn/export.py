@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .checks import check_choice
 from .model import DocSTN
 
 __all__ = [
@@ -61,17 +62,8 @@ class PredictionGraph(nn.Module):
         self.model = model.eval()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        classifier = self.model.classifier
-        if classifier is None:
-            p = self.model.predict(x)
-            return p.theta, p.corners, p.confidence
-        logits: list[torch.Tensor] = []  # predict() turns the logits into names; keep the tensor
-        hook = classifier.register_forward_hook(lambda _m, _i, out: logits.append(out))
-        try:
-            p = self.model.predict(x)
-        finally:
-            hook.remove()
-        return p.theta, p.corners, p.confidence, logits[-1]
+        p = self.model.predict(x)
+        return (p.theta, p.corners, p.confidence) + (() if p.class_logits is None else (p.class_logits,))
 
 
 class _PoolAsMatmul(nn.Module):
@@ -125,12 +117,6 @@ def _onnx_ready(model: DocSTN) -> DocSTN:
     return model
 
 
-def _register_onnx_symbolics() -> None:
-    """In-place boolean or (``mask |= other``, as in the model's degeneracy checks) has no ONNX mapping in the
-    TorchScript-based exporter; it is ONNX ``Or`` (the traced graph already uses the op's output afterwards)."""
-    torch.onnx.register_custom_op_symbolic("aten::__ior_", lambda g, a, b: g.op("Or", a, b), ONNX_OPSET)
-
-
 def output_names(model: DocSTN) -> list[str]:
     """The graph's output names for ``model`` (``class_logits`` only with a classification head)."""
     return ["theta", "corners", "confidence"] + (["class_logits"] if model.classifier is not None else [])
@@ -150,15 +136,13 @@ def export_model(model: DocSTN, fmt: str, out: str | Path | io.BytesIO) -> None:
         fmt: "onnx" or "torchscript".
         out: a file path or a binary buffer.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"format: expected one of {list(FORMATS)}, got {fmt!r}")
+    check_choice("format", fmt, FORMATS)
     graph = PredictionGraph(_onnx_ready(model.cpu()) if fmt == "onnx" else model.cpu())
     x = _example(model)
     names = output_names(model)
     with warnings.catch_warnings():  # tracing warns about Python-side checks that are constant for the graph
         warnings.simplefilter("ignore")
         if fmt == "onnx":
-            _register_onnx_symbolics()
             torch.onnx.export(
                 graph,
                 (x,),
@@ -223,8 +207,7 @@ def resolve_backend(kind: str, device: str = "cpu") -> str:
     """ "auto" -> the fastest backend available (bench/README.md): onnxruntime on CPU when it is installed,
     torch eager otherwise (and on GPUs, where only the torch path is wired)."""
     if kind != "auto":
-        if kind not in BACKENDS:
-            raise ValueError(f"backend: expected one of {list(BACKENDS)}, got {kind!r}")
+        check_choice("backend", kind, BACKENDS)
         return kind
     if not str(device).startswith("cpu"):
         return "torch"
@@ -243,11 +226,11 @@ def resolve_backend(kind: str, device: str = "cpu") -> str:
 def export_model_cmd(fmt: str, model_dir: Path | None, out: Path) -> None:
     """Export the model's prediction path (image (B, C, H, W) in [0, 1] -> theta, corners, confidence[,
     class_logits]) as ONNX or TorchScript."""
-    from .checkpoint import DEFAULT_MODEL_DIR, CheckpointError, load_checkpoint
+    from .checkpoint import CheckpointError, load_checkpoint
 
     try:
-        model, _ = load_checkpoint(model_dir or DEFAULT_MODEL_DIR, device="cpu")
-    except (CheckpointError, FileNotFoundError) as e:
+        model, _ = load_checkpoint(model_dir, device="cpu")
+    except CheckpointError as e:
         raise click.ClickException(str(e)) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     export_model(model, fmt, out)

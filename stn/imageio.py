@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .checks import check_choice
+
 __all__ = [
     "DECODABLE_FORMATS",
     "ENCODINGS",
@@ -143,8 +145,7 @@ def decode_image(data: bytes, *, max_pixels: int = 50_000_000) -> np.ndarray:
 
 def media_type(fmt: str) -> str:
     """``"png"`` -> ``"image/png"``."""
-    if fmt not in ENCODINGS:
-        raise ValueError(f"format: expected one of {list(ENCODINGS)}, got {fmt!r}")
+    check_choice("format", fmt, ENCODINGS)
     return ENCODINGS[fmt][0]
 
 

@@ -39,7 +39,7 @@ from .checkpoint import DEFAULT_MODEL_DIR, CheckpointError, load_checkpoint
 from .coords import angle_deg, norm_to_px
 from .export import make_backend, resolve_backend
 from .fullres import warp_image
-from .imageio import ENCODINGS, decode_image, encode_image, media_type
+from .imageio import decode_image, encode_image, media_type
 from .model import DocSTN
 
 __all__ = [
@@ -417,8 +417,7 @@ class Engine:
     ) -> RectifyResult:
         """One image (encoded bytes or an RGB array) -> :class:`RectifyResult`; safe to call from many threads,
         whose predictions are batched together."""
-        if fmt not in ENCODINGS:
-            raise ValueError(f"format: expected one of {list(ENCODINGS)}, got {fmt!r}")
+        media_type(fmt)  # a clear ValueError for an unknown format, before any work
         t0 = time.perf_counter()
         with self._incoming_lock:
             self._incoming += 1

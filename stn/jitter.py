@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from .checks import check_shape
-from .coords import size_hw
+from .coords import px_linear_to_norm, size_hw
 from .sampling import sample
 from .transforms import get as get_transform
 
@@ -63,10 +63,8 @@ def random_jitter_matrix(
     scale = 1 + u[:, 1] * limits.scale * strength
     shift = u[:, 2:] * 2 * limits.shift * strength  # normalised units: the image spans 2
     cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
-    # pixel-proportional frame: x * w, y * h; rotate there; back to normalised
     m = torch.zeros(batch, 3, 3, dtype=torch.float64)
-    m[:, 0, 0], m[:, 0, 1] = cos, -sin * h / w
-    m[:, 1, 0], m[:, 1, 1] = sin * w / h, cos
+    m[:, :2, :2] = px_linear_to_norm(torch.stack([cos, -sin, sin, cos], dim=1).view(batch, 2, 2), (h, w))
     m[:, 0, 2], m[:, 1, 2], m[:, 2, 2] = shift[:, 0], shift[:, 1], 1.0
     return m.to(dtype=dtype, device=device)
 
@@ -101,7 +99,5 @@ def jitter_batch(
     if corners is None:
         return v, None
     check_shape("corners", corners, ("B", 4, 2))
-    inv = torch.linalg.inv(m.to(torch.float64))  # input -> jittered image
-    homog = torch.cat([corners.to(torch.float64), torch.ones_like(corners[..., :1], dtype=torch.float64)], dim=-1)
-    moved = homog @ inv.transpose(1, 2)
-    return v, (moved[..., :2] / moved[..., 2:]).to(corners.dtype)
+    to_jittered = affine.from_matrix(torch.linalg.inv(m.to(torch.float64)))  # input -> jittered image
+    return v, affine.points(to_jittered, corners.to(torch.float64)).to(corners.dtype)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from torch import nn
 
 from . import nets
+from .coords import px_linear_to_norm
 from .heatmap import CornerHeatmapNet
 from .sampling import sample
 from .transforms import get as get_transform
@@ -108,6 +109,7 @@ class Prediction:
     corners: torch.Tensor  # (B, 4, 2) TL, TR, BR, BL in normalised input coordinates
     confidence: torch.Tensor  # (B,) in [0, 1]
     label: list[str | None]  # predicted class names (None without a classification head)
+    class_logits: torch.Tensor | None = None  # (B, n_labels) behind ``label``
 
 
 def roll_corners(corners: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -182,9 +184,13 @@ class DocSTN(nn.Module):
         if self.config.head != "corners":
             return p, None
         corners = p.view(-1, 4, 2)
+        return self._theta_from_corners(corners), corners
+
+    def _theta_from_corners(self, corners: torch.Tensor) -> torch.Tensor:
+        """(B, 4, 2) corners -> θ (B, P) fitted in closed form; degenerate quads get the identity θ."""
         bad = _degenerate_quads(corners)
         safe = torch.where(bad[:, None, None], output_corners(dtype=corners.dtype, device=corners.device), corners)
-        return self.transform.from_corners(safe), corners
+        return self.transform.from_corners(safe)
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
         """x (B, C, H, W) at ``input_size`` -> :class:`ModelOutput`."""
@@ -196,9 +202,8 @@ class DocSTN(nn.Module):
         v = sample(x, self.transform.grid(theta, size), padding=pad)  # (B, C, H_out, W_out)
         orientation_logits = None
         if self.orientation is not None:
-            # the orientation loss must not move the quad: it sees the crop of a detached θ
-            v_detached = sample(x, self.transform.grid(theta.detach(), size), padding=pad)
-            orientation_logits = self.orientation(v_detached)
+            # the orientation loss must not move the quad: it sees the crop cut off from θ's graph
+            orientation_logits = self.orientation(v.detach())
         return ModelOutput(
             theta=theta,
             warped=v,
@@ -215,9 +220,7 @@ class DocSTN(nn.Module):
         """
         if self.config.tta_rotation_deg and isinstance(self.loc, CornerHeatmapNet):
             raw = self._corners_two_views(x, self.config.tta_rotation_deg)
-            bad = _degenerate_quads(raw)
-            safe = torch.where(bad[:, None, None], output_corners(dtype=raw.dtype, device=raw.device), raw)
-            out = self._heads(x, self.transform.from_corners(safe), raw)
+            out = self._heads(x, self._theta_from_corners(raw), raw)
         else:
             out = self(x)
         theta = out.theta
@@ -230,12 +233,14 @@ class DocSTN(nn.Module):
             theta = torch.where((k != 0)[:, None], self.transform.from_corners(corners), theta)
         bad = self.transform.degenerate(theta)
         if out.corners is not None:
-            bad |= _degenerate_quads(out.corners)
+            bad = bad | _degenerate_quads(out.corners)
         confidence = torch.where(bad, torch.zeros_like(confidence), confidence)
         labels: list[str | None] = [None] * theta.shape[0]
         if out.class_logits is not None:
             labels = [self.config.labels[i] for i in out.class_logits.argmax(dim=1).tolist()]
-        return Prediction(theta=theta, corners=corners, confidence=confidence, label=labels)
+        return Prediction(
+            theta=theta, corners=corners, confidence=confidence, label=labels, class_logits=out.class_logits
+        )
 
     def _corners_two_views(self, x: torch.Tensor, degrees: float) -> torch.Tensor:
         """Corners (B, 4, 2) from x and from x turned by ``degrees`` (zoomed out to keep the whole photo in
@@ -245,8 +250,7 @@ class DocSTN(nn.Module):
         c, s = abs(math.cos(a)), abs(math.sin(a))
         zoom = min(h / (w * s + h * c), w / (w * c + h * s))  # the turned photo fits the frame
         rot = torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]], dtype=x.dtype, device=x.device)
-        d = torch.diag(torch.tensor([w / 2, h / 2], dtype=x.dtype, device=x.device))  # normalised -> pixels
-        view_to_input = torch.linalg.inv(d) @ rot @ d / zoom  # (2, 2), normalised view -> normalised input
+        view_to_input = px_linear_to_norm(rot, (h, w)) / zoom  # (2, 2), normalised view -> normalised input
         affine = torch.cat([view_to_input, view_to_input.new_zeros(2, 1)], dim=1).expand(b, 2, 3)
         turned = sample(x, F.affine_grid(affine, [b, x.shape[1], h, w], align_corners=False), padding="border")
         c0, s0 = self.loc.corners_and_spread(x)

@@ -32,7 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import DataError, StreamSampler, open_dataset
 from .jitter import jitter_batch
 from .losses import class_loss, corner_loss
@@ -112,8 +112,6 @@ def _lr_factor(progress: float, step: int, cfg: TrainConfig) -> float:
 def _from_init(cfg: TrainConfig) -> tuple[TrainConfig, dict[str, torch.Tensor]]:
     """The config with the ``init`` checkpoint's model config (fields set explicitly in ``cfg.model`` win) and
     that checkpoint's weights."""
-    from .checkpoint import CheckpointError
-
     try:
         loaded, _ = load_checkpoint(cfg.init)
     except CheckpointError as e:
@@ -271,7 +269,9 @@ def train(cfg: TrainConfig) -> DocSTN:
     cfg = cfg.model_copy(update={"model": mc})
 
     model = DocSTN(mc).to(device)
-    if init_state is not None:
+    state_path = out_dir / "train_state.json"
+    resuming = cfg.resume and state_path.is_file()
+    if init_state is not None and not resuming:  # a resumed run takes its own checkpoint's weights below
         _load_matching(model, init_state, cfg.init)
     for name in cfg.freeze:
         part = getattr(model, name)
@@ -279,8 +279,7 @@ def train(cfg: TrainConfig) -> DocSTN:
             raise DataError(f"freeze: this model has no {name} (orientation_head or labels not set)")
         part.requires_grad_(False)
     step, elapsed0 = 0, 0.0
-    state_path = out_dir / "train_state.json"
-    if cfg.resume and state_path.is_file():
+    if resuming:
         loaded, _ = load_checkpoint(out_dir, device=device)
         if loaded.config != mc:
             raise DataError(f"{out_dir}: holds a different model; use a new --out or --no-resume")

@@ -97,9 +97,9 @@ def fail_items(store: JobStore, job_id: str, indices: list[int], code: str, mess
 def finish_if_complete(store: JobStore, job_id: str, *, webhook_timeout_s: float = 5) -> bool:
     """When every item has a result, mark the job finished (once) and send its webhook; True if this call did."""
     try:
-        p = store.progress(job_id)
-        if not p.finished or not store.mark_finished(job_id):
+        if store.pending(job_id) or not store.mark_finished(job_id):  # names only; results are read once, below
             return False
+        p = store.progress(job_id)
         meta = store.meta(job_id)
     except JobNotFoundError:
         return False
@@ -120,7 +120,8 @@ def send_webhook(url: str, body: dict, *, timeout_s: float = 5, tries: int = 3) 
                 return r.is_success
         except httpx.HTTPError as e:
             log.warning("webhook failed", extra={"url": url, "error": str(e), "attempt": attempt + 1})
-        time.sleep(0.5 * 2**attempt)
+        if attempt + 1 < tries:
+            time.sleep(0.5 * 2**attempt)
     return False
 
 
