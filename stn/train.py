@@ -367,7 +367,7 @@ def train(cfg: TrainConfig) -> DocSTN:
             with log_path.open("a") as f:
                 f.write(json.dumps(rec) + "\n")
             if bar is not None:
-                shown = {k: f"{float(v):.4f}" for k, v in terms.items() if k in ("loss", "corner", "orient", "class")}
+                shown = {k: f"{rec[k]:.4f}" for k in ("loss", "corner", "orient", "class") if k in rec}
                 shown.update(
                     {k: f"{v:.3f}" for k, v in last_val.items() if k in ("jaccard", "orient_acc", "class_acc")}
                 )
