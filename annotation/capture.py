@@ -158,7 +158,8 @@ def create_router(folder: str | os.PathLike) -> APIRouter:
 
     @router.put("/api/records")
     def save(req: SaveRequest) -> dict:
-        if req.image not in set(list_images(root)):
+        names = list_images(root)
+        if req.image not in set(names):
             raise HTTPException(404, f"no image {req.image!r} in this folder")
         width, height = _display_size(root / req.image)
         label = (req.label or "").strip() or None
@@ -173,7 +174,7 @@ def create_router(folder: str | os.PathLike) -> APIRouter:
             rec = Record(**rec.model_dump(), flags=issues)
         store.upsert(rec)
         records = store.records()
-        done = sum(1 for n in list_images(root) if n in records and records[n].corners is not None)
+        done = sum(1 for n in names if n in records and records[n].corners is not None)
         return {"record": json.loads(rec.to_json()), "issues": issues, "done": done}
 
     return router
